@@ -1,0 +1,1 @@
+"""GPU kernels (CUDA C sources with CuPy launchers and a host emulation)."""

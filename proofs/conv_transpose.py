@@ -1,0 +1,64 @@
+"""Transposed convolution: Lean's left-to-right Nat formula against PyTorch's."""
+
+from __future__ import annotations
+
+import z3
+
+from nnbridge.spec.shapes import conv_transpose_out
+
+from .engine import Proof, Refutation, nats, obligation
+from .terms import compare_ints, torch_term
+
+
+def _setup():
+    (n, s, p, k), nat = nats("n s p k")
+    lean = conv_transpose_out(n, k, s, p)
+    torch, accepted = torch_term(lambda: conv_transpose_out(n, k, s, p, semantics="torch"))
+    return (n, s, p, k), nat + [n >= 1, k >= 1, s >= 1], lean, torch, accepted
+
+
+def _confirm(v):
+    args = (v["n"], v["k"], v["s"], v["p"])
+    return compare_ints(lambda: conv_transpose_out(*args),
+                        lambda: conv_transpose_out(*args, semantics="torch"))
+
+
+@obligation("conv_transpose")
+def conv_transpose_lean_equals_torch_on_domain():
+    """For all n, k, s >= 1 and p >= 0 (output_padding 0, dilation 1): PyTorch accepts
+    conv_transpose_out(n, k, s, p) and agrees with Lean's (n - 1)*s - 2p + k exactly when
+    (n - 1)*s >= 2p, i.e. when Lean's truncated subtraction does not truncate."""
+    xs, hyps, lean, torch, accepted = _setup()
+    n, s, p, k = xs
+    domain = (n - 1) * s >= 2 * p
+    return Proof(xs, hyps, z3.And(accepted, lean == torch) == domain)
+
+
+@obligation("conv_transpose")
+def conv_transpose_least_divergence():
+    """Refuted: "PyTorch accepts conv_transpose_out and agrees with Lean". The least
+    counterexample (in n, s, p, k order) is conv_transpose_out(1, 1, 1, 1): Lean gives 1,
+    PyTorch's output (n-1)*s - 2p + k = -1 is too small and it raises."""
+    xs, hyps, lean, torch, accepted = _setup()
+    return Refutation(xs, hyps, z3.And(accepted, lean == torch), _confirm,
+                      expect={"n": 1, "s": 1, "p": 1, "k": 1})
+
+
+@obligation("conv_transpose")
+def conv_transpose_both_run_but_differ():
+    """Refuted where both semantics give a size: the least counterexample with PyTorch
+    accepting is conv_transpose_out(1, 3, 1, 1): Lean 3 ((0*1 - 2) truncates to 0, then
+    + 3), PyTorch 1. Later TorchLean versions reorder the formula to (n - 1)*s + k - 2p."""
+    xs, hyps, lean, torch, accepted = _setup()
+    return Refutation(xs, hyps + [accepted], lean == torch, _confirm,
+                      expect={"n": 1, "s": 1, "p": 1, "k": 3})
+
+
+@obligation("conv_transpose")
+def conv_transpose_reordered_formula_agrees():
+    """For all n, k, s >= 1, p >= 0 where PyTorch accepts: the reordered Lean formula
+    (n - 1)*s + k - 2p (in Nat) equals PyTorch's output."""
+    xs, hyps, lean, torch, accepted = _setup()
+    n, s, p, k = xs
+    reordered = z3.If((n - 1) * s + k >= 2 * p, (n - 1) * s + k - 2 * p, 0)
+    return Proof(xs, hyps + [accepted], reordered == torch)
