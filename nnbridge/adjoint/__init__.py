@@ -1,0 +1,1 @@
+"""Adjoint identities: every backward rule checked as the adjoint of its forward derivative."""

@@ -1,0 +1,1 @@
+"""The ``nnbridge`` sub-commands, one module each with ``register(subparsers)``."""

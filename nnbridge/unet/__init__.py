@@ -1,0 +1,1 @@
+"""UNet size checking: descriptions, presets, obligations and the proved valid-size rule."""

@@ -1,0 +1,1 @@
+"""NumPy model specs mirroring TorchLean's CNN2, UNet2 and ResNet."""
