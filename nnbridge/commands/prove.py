@@ -8,6 +8,7 @@ import time
 from rich.table import Table
 
 from nnbridge.report import console, verdict_style, write_json
+from nnbridge.spec.errors import ShapeError
 
 __all__ = ["register", "run_prove"]
 
@@ -23,8 +24,13 @@ def run_prove(json_path: str | None = None, family: str | None = None, *,
     """Check every obligation (of one family if given); print the table; True if all pass."""
     from nnbridge.proofs.engine import check, obligations
 
+    found = obligations(family)
+    if not found:
+        known = sorted({ob.family for ob in obligations()})
+        raise ShapeError(f"no obligation family {family!r}; families: {', '.join(known)}",
+                         rule="family")
     start = time.perf_counter()
-    verdicts = [check(ob) for ob in obligations(family)]
+    verdicts = [check(ob) for ob in found]
     elapsed = time.perf_counter() - start
     passed = sum(v.passed for v in verdicts)
     if not quiet:
