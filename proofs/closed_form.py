@@ -95,7 +95,8 @@ def derive(chain: Callable, name: str = "n", lower: int = 1, max_shift: int = 8)
     if general is None:
         general = sp.Piecewise(
             *[(a * sp.floor(n / period) + c, sp.Eq(sp.Mod(n, period), r))
-              for r, ((a, _), c) in enumerate(zip(branches, consts)) if r < period - 1],
+              for r, ((a, _), c) in enumerate(zip(branches, consts, strict=True))
+              if r < period - 1],
             (branches[-1][0] * sp.floor(n / period) + consts[-1], True))
 
     exceptions = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import z3
-
 from nnbridge.spec.shapes import conv_transpose_out
 
 from .engine import Proof, Refutation, nats, obligation

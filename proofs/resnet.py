@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import z3
-
 from nnbridge.spec.shapes import ResNetConfig, resnet_spatial, torchvision_resnet_spatial
 
 from .closed_form import derive

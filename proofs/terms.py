@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import z3
-
 from nnbridge.spec.arith import conditions
 from nnbridge.spec.errors import ShapeError
 

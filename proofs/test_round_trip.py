@@ -1,4 +1,6 @@
-"""Proof obligations of the round_trip family: one test per obligation, its statement as docstring."""
+"""Proof obligations of the round_trip family: one test per obligation.
+
+Each test's docstring is its statement."""
 
 from nnbridge.proofs.testing import obligation_tests
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import z3
-
 from nnbridge.spec.shapes import UNet2Config, unet2_obligations, unet_up
 
 from .closed_form import derive
@@ -65,7 +64,7 @@ _FIELDS = ("pool_kernel pool_stride conv_kernel conv_stride conv_padding up_kern
 
 def _symbolic():
     (h, w, *params), nat = nats("H W " + " ".join(_FIELDS))
-    cfg = UNet2Config(**dict(zip(_FIELDS, params)))
+    cfg = UNet2Config(**dict(zip(_FIELDS, params, strict=True)))
     c = cfg
     conditions = {
         "conv_stride_1": c.conv_stride == 1,

@@ -72,23 +72,25 @@ def _per_axis(opname: str, scalar_rule, names: tuple[str, ...], args: tuple, **o
     lengths = {len(a) for a in args if isinstance(a, (tuple, list))}
     if len(lengths) > 1:
         shown = ", ".join(
-            f"{n}={tuple(a)!r}" for n, a in zip(names, args) if isinstance(a, (tuple, list))
+            f"{n}={tuple(a)!r}"
+            for n, a in zip(names, args, strict=True) if isinstance(a, (tuple, list))
         )
         raise ShapeError(
             f"{opname}: per-axis arguments disagree on the number of axes: {shown}",
             rule="axis_count",
         )
     if not lengths:
-        for name, value in zip(names, args):
+        for name, value in zip(names, args, strict=True):
             _check_scalar(opname, name, value)
         return scalar_rule(reading_for(*args), *args, **options)
     (rank,) = lengths
     if rank == 0:
-        raise ShapeError(f"{opname}: per-axis arguments must have at least one axis", rule="axis_count")
+        raise ShapeError(f"{opname}: per-axis arguments must have at least one axis",
+                         rule="axis_count")
     columns = [tuple(a) if isinstance(a, (tuple, list)) else (a,) * rank for a in args]
     out = []
-    for axis, values in enumerate(zip(*columns)):
-        for name, value in zip(names, values):
+    for axis, values in enumerate(zip(*columns, strict=True)):
+        for name, value in zip(names, values, strict=True):
             _check_scalar(opname, f"{name}[{axis}]", value)
         out.append(scalar_rule(reading_for(*values), *values, rank=rank, **options))
     return tuple(out)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sympy as sp
 import z3
-
 from nnbridge.proofs.closed_form import derive, sympy_to_z3
 from nnbridge.proofs.engine import ClosedForm, Obligation, Proof, Refutation, check, nats
 from nnbridge.spec.shapes import conv_out, pool_out

@@ -7,7 +7,6 @@ import sympy as sp
 import z3
 from hypothesis import given
 from hypothesis import strategies as st
-
 from nnbridge.spec.arith import conditions
 from nnbridge.spec.shapes import (
     CNN2Config,

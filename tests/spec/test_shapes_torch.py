@@ -37,8 +37,8 @@ def _ours(fn):
 def _compare(grid, torch_fn, ours_fn, rank=1):
     mismatches = []
     for cfg in grid:
-        want = _torch_size(lambda x: torch_fn(x, *cfg), cfg[0], rank)
-        got = _ours(lambda: ours_fn(*cfg))
+        want = _torch_size(lambda x, cfg=cfg: torch_fn(x, *cfg), cfg[0], rank)
+        got = _ours(lambda cfg=cfg: ours_fn(*cfg))
         got = None if got is None else (got if isinstance(got, tuple) else (got,) * rank)
         if want != got:
             mismatches.append((cfg, want, got))
