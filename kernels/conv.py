@@ -1,0 +1,227 @@
+"""Convolution and transposed convolution kernels, batched, 1 to 3 spatial axes.
+
+The contractions go through ``matmul`` (cuBLAS on the GPU, BLAS on the host); the index
+work is in two CUDA kernels, :data:`SOURCE`:
+
+``im2col``
+    ``cols[n, (c, k), o] = x_pad[n, c, o*s - p + k]`` (zero outside the input);
+``col2im``
+    its adjoint as a gather: ``img[n, c, i] = sum over o, k with o*s - p + k = i of
+    cols[n, (c, k), o]``, so no atomics are needed.
+
+Then, with ``W`` the weight as a matrix and ``@`` a per-sample matmul:
+
+* conv: ``y = W @ im2col(x) + b``;
+* conv vjp: ``grad_w = sum_n grad_y[n] @ im2col(x)[n]^T``, ``grad_x = col2im(W^T @ grad_y)``;
+* conv transpose: ``y = col2im(W^T @ x) + b`` (the conv's input gradient);
+* conv transpose vjp: ``grad_x = W @ im2col(grad_y)``,
+  ``grad_w = sum_n x[n] @ im2col(grad_y)[n]^T``.
+
+Layouts follow the specs: ``x`` is ``(N, C_in, *spatial)``; the conv weight is
+``(C_out, C_in, *kernel)``, the transposed conv weight ``(C_in, C_out, *kernel)``.
+Shorter inputs are embedded in three axes (leading axes of size 1, kernel 1, stride 1,
+padding 0), so one kernel serves 1-D, 2-D and 3-D.
+"""
+
+from __future__ import annotations
+
+from .backends import KernelSource, get_backend
+from .geometry import conv_geometry, conv_transpose_geometry, prepare
+
+__all__ = ["SOURCE", "conv", "conv_transpose", "conv_transpose_vjp", "conv_vjp"]
+
+SOURCE = KernelSource(
+    name="conv",
+    kernels=("im2col", "col2im"),
+    code=r"""
+// Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.
+__device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int n_out,
+                                                 int* lo, int* hi) {
+  const int top = i + p;               // o*s <= i + p
+  const int bottom = top - k + 1;      // o*s >= i + p - k + 1
+  *hi = top / s;
+  if (*hi > n_out - 1) *hi = n_out - 1;
+  *lo = bottom <= 0 ? 0 : (bottom + s - 1) / s;
+}
+
+// cols[n, ((c*kd + a)*kh + b)*kw + e, (od*oh + u)*ow + v] = x[n, c, u*s - p + ...] or 0.
+// One thread per element of cols, in cols' row-major order (coalesced writes).
+template <typename T>
+__global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int n_batch,
+                       int channels, int in_d, int in_h, int in_w, int out_d, int out_h,
+                       int out_w, int k_d, int k_h, int k_w, int s_d, int s_h, int s_w,
+                       int p_d, int p_h, int p_w) {
+  const long long total = (long long)n_batch * channels * k_d * k_h * k_w * out_d * out_h * out_w;
+  const long long step = (long long)blockDim.x * gridDim.x;
+  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += step) {
+    long long r = idx;
+    const int v = (int)(r % out_w); r /= out_w;
+    const int u = (int)(r % out_h); r /= out_h;
+    const int t = (int)(r % out_d); r /= out_d;
+    const int e = (int)(r % k_w); r /= k_w;
+    const int b = (int)(r % k_h); r /= k_h;
+    const int a = (int)(r % k_d); r /= k_d;
+    const long long plane = r;  // n * channels + c
+    const int id = t * s_d - p_d + a;
+    const int ih = u * s_h - p_h + b;
+    const int iw = v * s_w - p_w + e;
+    T value = (T)0;
+    if (id >= 0 && id < in_d && ih >= 0 && ih < in_h && iw >= 0 && iw < in_w)
+      value = x[((plane * in_d + id) * in_h + ih) * in_w + iw];
+    cols[idx] = value;
+  }
+}
+
+// The adjoint of im2col, as a gather: one thread per image element sums the columns that
+// read it, windows in row-major order.
+template <typename T>
+__global__ void col2im(const T* __restrict__ cols, T* __restrict__ img, int n_batch,
+                       int channels, int in_d, int in_h, int in_w, int out_d, int out_h,
+                       int out_w, int k_d, int k_h, int k_w, int s_d, int s_h, int s_w,
+                       int p_d, int p_h, int p_w) {
+  const long long total = (long long)n_batch * channels * in_d * in_h * in_w;
+  const long long out_vol = (long long)out_d * out_h * out_w;
+  const long long k_vol = (long long)k_d * k_h * k_w;
+  const long long step = (long long)blockDim.x * gridDim.x;
+  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += step) {
+    long long r = idx;
+    const int iw = (int)(r % in_w); r /= in_w;
+    const int ih = (int)(r % in_h); r /= in_h;
+    const int id = (int)(r % in_d); r /= in_d;
+    const long long plane = r;
+    int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
+    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    const T* base = cols + plane * k_vol * out_vol;
+    T acc = (T)0;
+    for (int t = t_lo; t <= t_hi; ++t) {
+      const int a = id + p_d - t * s_d;
+      for (int u = u_lo; u <= u_hi; ++u) {
+        const int b = ih + p_h - u * s_h;
+        for (int v = v_lo; v <= v_hi; ++v) {
+          const int e = iw + p_w - v * s_w;
+          const long long row = ((long long)a * k_h + b) * k_w + e;
+          acc += base[row * out_vol + ((long long)t * out_h + u) * out_w + v];
+        }
+      }
+    }
+    img[idx] = acc;
+  }
+}
+""",
+)
+
+
+def _im2col(be, x, g, channels):
+    cols = be.xp.empty((g.n, channels * g.k_vol, g.out_vol), dtype=x.dtype)
+    be.launch("im2col", x.dtype, cols.size, (x, cols, g.n, channels, *g.args()))
+    return cols
+
+
+def _col2im(be, cols, g, channels):
+    img = be.xp.empty((g.n, channels, *g.in_shape), dtype=cols.dtype)
+    be.launch("col2im", cols.dtype, img.size, (cols, img, g.n, channels, *g.args()))
+    return img
+
+
+def conv(x, w, b=None, stride=1, padding=0, *, backend=None):
+    """y[n, oc, o] = sum_{ic, k} x_pad[n, ic, o*s + k] * w[oc, ic, k] + b[oc].
+
+    Parameters
+    ----------
+    x : array, (N, C_in, *spatial), 1 to 3 spatial axes, float32 or float64
+    w : array, (C_out, C_in, *kernel)
+    b : array, (C_out,), or None for no bias
+    stride, padding : int or per-axis tuple
+    backend : "cupy", "host", a Backend, or None for the fastest available
+
+    Returns
+    -------
+    y : array of the backend, (N, C_out, *out) with out = conv_out(spatial, kernel, stride,
+        padding) (PyTorch's rules; a ShapeError where PyTorch raises)
+    """
+    be = get_backend(backend)
+    x, w, b = prepare(be, "conv", x=x, w=w, b=b)
+    g = conv_geometry("conv", x.shape, w.shape, b, stride, padding)
+    cols = _im2col(be, x, g, g.c_in)
+    y = be.xp.matmul(w.reshape(g.c_out, -1), cols)
+    if b is not None:
+        y += b[:, None]
+    return y.reshape(g.n, g.c_out, *g.out_shape)
+
+
+def conv_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
+    """grad_w = sum_{n,o} grad_y[n, :, o] x_pad[n, :, o*s + k]; grad_x = conv^T(grad_y).
+
+    Parameters
+    ----------
+    x, w, b, stride, padding, backend
+        As for :func:`conv` (``b`` only fixes the shape of ``grad_b``; it may be None).
+    grad_y : array, (N, C_out, *out)
+
+    Returns
+    -------
+    (grad_w, grad_b, grad_x)
+        Summed over the batch for ``grad_w`` and ``grad_b``; ``grad_x`` per sample.
+    """
+    be = get_backend(backend)
+    x, w, b, grad_y = prepare(be, "conv_vjp", x=x, w=w, b=b, grad_y=grad_y)
+    g = conv_geometry("conv_vjp", x.shape, w.shape, b, stride, padding, grad_y=grad_y.shape)
+    xp = be.xp
+    gy = grad_y.reshape(g.n, g.c_out, g.out_vol)
+    cols = _im2col(be, x, g, g.c_in)
+    grad_w = xp.matmul(gy, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    grad_b = gy.sum(axis=(0, 2))
+    grad_cols = xp.matmul(w.reshape(g.c_out, -1).T, gy)
+    grad_x = _col2im(be, grad_cols, g, g.c_in)
+    return grad_w, grad_b, grad_x
+
+
+def conv_transpose(x, w, b=None, stride=1, padding=0, *, backend=None):
+    """y[n, oc, o] = sum_{ic, k: o + p - k = i*s} x[n, ic, i] * w[ic, oc, k] + b[oc].
+
+    Parameters
+    ----------
+    x : array, (N, C_in, *spatial)
+    w : array, (C_in, C_out, *kernel)
+    b : array, (C_out,), or None
+    stride, padding, backend
+        As for :func:`conv`.
+
+    Returns
+    -------
+    y : array, (N, C_out, *out) with out = conv_transpose_out(spatial, kernel, stride,
+        padding) = (spatial - 1) * stride - 2 * padding + kernel
+    """
+    be = get_backend(backend)
+    x, w, b = prepare(be, "conv_transpose", x=x, w=w, b=b)
+    g = conv_transpose_geometry("conv_transpose", x.shape, w.shape, b, stride, padding)
+    cols = be.xp.matmul(w.reshape(g.c_in, -1).T, x.reshape(g.n, g.c_in, g.out_vol))
+    y = _col2im(be, cols, g, g.c_out)
+    if b is not None:
+        y += b.reshape(g.c_out, *([1] * len(g.in_shape)))
+    return y
+
+
+def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
+    """grad_x = conv(grad_y, w as (C_in, C_out, *k)); grad_w[ic, oc, k] = sum x * grad_y_pad.
+
+    Returns
+    -------
+    (grad_w, grad_b, grad_x)
+        ``grad_w`` and ``grad_b`` summed over the batch, ``grad_x`` per sample.
+    """
+    be = get_backend(backend)
+    x, w, b, grad_y = prepare(be, "conv_transpose_vjp", x=x, w=w, b=b, grad_y=grad_y)
+    g = conv_transpose_geometry("conv_transpose_vjp", x.shape, w.shape, b, stride, padding,
+                                grad_y=grad_y.shape)
+    xp = be.xp
+    cols = _im2col(be, grad_y, g, g.c_out)
+    x3 = x.reshape(g.n, g.c_in, g.out_vol)
+    grad_x = xp.matmul(w.reshape(g.c_in, -1), cols).reshape(x.shape)
+    grad_w = xp.matmul(x3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    grad_b = grad_y.reshape(g.n, g.c_out, -1).sum(axis=(0, 2))
+    return grad_w, grad_b, grad_x

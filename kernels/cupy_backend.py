@@ -1,0 +1,85 @@
+"""The cupy backend: the package's CUDA sources as CuPy ``RawModule`` s on a GPU.
+
+CuPy is imported lazily, only when this backend is asked for; it is an optional dependency
+(the ``gpu`` extra). Each source becomes one ``RawModule`` (NVRTC), compiled on first use
+with its ``float`` and ``double`` instantiations named, and cached by CuPy on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backends import CTYPES, Backend, BackendUnavailable, launch_config
+
+__all__ = ["CupyBackend"]
+
+#: NVRTC options; ``-std=c++17`` as for the host build.
+OPTIONS = ("-std=c++17",)
+
+
+class CupyBackend(Backend):
+    """Kernels on the current CUDA device through CuPy.
+
+    Raises
+    ------
+    BackendUnavailable
+        When CuPy is not installed or no CUDA device is visible.
+    """
+
+    name = "cupy"
+
+    def __init__(self, sources=None):
+        try:
+            import cupy
+        except ImportError as exc:
+            raise BackendUnavailable(
+                f"cupy backend: CuPy is not installed ({exc}); install nnbridge[gpu] on a "
+                "machine with an NVIDIA GPU"
+            ) from exc
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDA driver or runtime missing
+            raise BackendUnavailable(f"cupy backend: no usable CUDA device ({exc})") from exc
+        if count < 1:
+            raise BackendUnavailable("cupy backend: no GPU is present (0 CUDA devices)")
+        if sources is None:
+            from .backends import all_sources
+
+            sources = all_sources()
+        self.cupy = cupy
+        self.xp = cupy
+        self.sources = tuple(sources)
+        self._modules: dict[str, object] = {}
+        self._functions: dict[tuple[str, str], object] = {}
+
+    def asarray(self, a, dtype=None):
+        return self.cupy.ascontiguousarray(self.cupy.asarray(a, dtype=dtype))
+
+    def to_numpy(self, a) -> np.ndarray:
+        return self.cupy.asnumpy(a)
+
+    def _module_for(self, kernel: str):
+        for source in self.sources:
+            if kernel in source.kernels:
+                module = self._modules.get(source.name)
+                if module is None:
+                    names = [f"{k}<{c}>" for k in source.kernels for c in ("float", "double")]
+                    module = self.cupy.RawModule(code=source.code, options=OPTIONS,
+                                                 name_expressions=names)
+                    self._modules[source.name] = module
+                return module
+        raise KeyError(f"no kernel source defines {kernel!r}")
+
+    def launch(self, kernel: str, dtype, total: int, args: tuple) -> None:
+        if total <= 0:
+            return
+        ctype = CTYPES[np.dtype(dtype)]
+        function = self._functions.get((kernel, ctype))
+        if function is None:
+            function = self._module_for(kernel).get_function(f"{kernel}<{ctype}>")
+            self._functions[(kernel, ctype)] = function
+        grid, block = launch_config(total)
+        values = tuple(
+            np.int32(a) if isinstance(a, (int, np.integer)) else a for a in args
+        )
+        function((grid,), (block,), values)
