@@ -17,9 +17,16 @@ def _prove() -> bool:
     return run_prove()
 
 
+def _adjoint() -> bool:
+    from nnbridge.commands.adjoint import run_adjoint
+
+    return run_adjoint()
+
+
 #: (name, check) pairs run by ``nnbridge verify``, in order.
 STEPS: list[tuple[str, Callable[[], bool]]] = [
     ("shape proofs", _prove),
+    ("adjoint identities", _adjoint),
 ]
 
 
