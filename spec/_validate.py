@@ -9,7 +9,14 @@ import numpy as np
 
 from .errors import ShapeError
 
-__all__ = ["FLOAT_DTYPES", "as_float_array", "check_count", "check_same_dtype", "check_shape"]
+__all__ = [
+    "FLOAT_DTYPES",
+    "as_float_array",
+    "check_count",
+    "check_same_dtype",
+    "check_shape",
+    "tangent",
+]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -54,6 +61,13 @@ def check_shape(op: str, name: str, value, shape: tuple, dtype) -> np.ndarray:
             f"{op}: {name} must have dtype {np.dtype(dtype)}, got {value.dtype}",
             rule="dtype_mix")
     return value
+
+
+def tangent(op: str, name: str, value, like: np.ndarray) -> np.ndarray:
+    """A jvp's tangent: ``None`` means zero, anything else must match ``like`` exactly."""
+    if value is None:
+        return np.zeros_like(like)
+    return check_shape(op, name, value, like.shape, like.dtype)
 
 
 def check_count(op: str, name: str, value, *, minimum: int = 0) -> int:

@@ -7,7 +7,7 @@ result's dtype is the input's. For each op ``<op>``:
   parameters first and input last (a tuple when the op has parameters, the bare ``grad_x``
   when it has none);
 * ``<op>_jvp`` takes the forward's arguments, then the tangent of each, in the same order,
-  and returns the output tangent ``dy``.
+  and returns the output tangent ``dy``; a tangent given as ``None`` is zero.
 
 Batch norm lives in :mod:`nnbridge.spec.norm`, the ResNet shortcuts and the spatial pad /
 crop pair in :mod:`nnbridge.spec.shortcut`; they are re-exported here so that one import
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_same_dtype, check_shape
+from ._validate import as_float_array, check_same_dtype, check_shape, tangent
 from .errors import ShapeError
 from .norm import batch_norm, batch_norm_jvp, batch_norm_vjp
 from .shortcut import (
@@ -135,9 +135,9 @@ def linear_vjp(x, w, b, grad_y):
 def linear_jvp(x, w, b, dx, dw, db):
     """``dy = W dx + dW x + db`` (the product rule; linear in ``(dx, dW, db)``)."""
     x, w, b = _linear_args("linear_jvp", x, w, b)
-    dx = check_shape("linear_jvp", "dx", dx, x.shape, x.dtype)
-    dw = check_shape("linear_jvp", "dw", dw, w.shape, x.dtype)
-    db = check_shape("linear_jvp", "db", db, b.shape, x.dtype)
+    dx = tangent("linear_jvp", "dx", dx, x)
+    dw = tangent("linear_jvp", "dw", dw, w)
+    db = tangent("linear_jvp", "db", db, b)
     return np.einsum("oi,i->o", w, dx) + np.einsum("oi,i->o", dw, x) + db
 
 
@@ -160,7 +160,7 @@ def relu_vjp(x, grad_y):
 def relu_jvp(x, dx):
     """``dy = dx * [x > 0]``: the same gate as the vjp, so the pair is self-adjoint."""
     x = as_float_array("relu_jvp", "x", x)
-    dx = check_shape("relu_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("relu_jvp", "dx", dx, x)
     return np.where(x > 0, dx, 0).astype(x.dtype, copy=False)
 
 
@@ -208,7 +208,7 @@ def global_avg_pool_vjp(x, grad_y):
 def global_avg_pool_jvp(x, dx):
     """``dy = global_avg_pool(dx)`` (the op is linear)."""
     x = as_float_array("global_avg_pool_jvp", "x", x)
-    dx = check_shape("global_avg_pool_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("global_avg_pool_jvp", "dx", dx, x)
     return global_avg_pool(dx)
 
 
@@ -231,7 +231,7 @@ def flatten_vjp(x, grad_y):
 def flatten_jvp(x, dx):
     """``dy = flatten(dx)`` (the op is linear)."""
     x = as_float_array("flatten_jvp", "x", x)
-    dx = check_shape("flatten_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("flatten_jvp", "dx", dx, x)
     return flatten(dx)
 
 
@@ -284,6 +284,6 @@ def concat_vjp(a, b, grad_y):
 def concat_jvp(a, b, da, db):
     """``dy = concat(da, db)`` (the op is linear)."""
     a, b = _concat_args("concat_jvp", a, b)
-    da = check_shape("concat_jvp", "da", da, a.shape, a.dtype)
-    db = check_shape("concat_jvp", "db", db, b.shape, a.dtype)
+    da = tangent("concat_jvp", "da", da, a)
+    db = tangent("concat_jvp", "db", db, b)
     return concat(da, db)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_same_dtype, check_shape
+from ._validate import as_float_array, check_same_dtype, check_shape, tangent
 from .errors import ShapeError
 
 __all__ = ["batch_norm", "batch_norm_jvp", "batch_norm_vjp"]
@@ -102,9 +102,9 @@ def batch_norm_jvp(x, gamma, beta, dx, dgamma, dbeta, eps=EPS):
     ``x_hat`` along ``dx`` (through the centring and through the variance).
     """
     x, gamma, beta = _bn_args("batch_norm_jvp", x, gamma, beta, eps)
-    dx = check_shape("batch_norm_jvp", "dx", dx, x.shape, x.dtype)
-    dgamma = check_shape("batch_norm_jvp", "dgamma", dgamma, gamma.shape, x.dtype)
-    dbeta = check_shape("batch_norm_jvp", "dbeta", dbeta, beta.shape, x.dtype)
+    dx = tangent("batch_norm_jvp", "dx", dx, x)
+    dgamma = tangent("batch_norm_jvp", "dgamma", dgamma, gamma)
+    dbeta = tangent("batch_norm_jvp", "dbeta", dbeta, beta)
     axes = tuple(range(1, x.ndim))
     x_hat, inv_std = _normalise(x, eps)
     dx_hat = inv_std * (dx - dx.mean(axis=axes, keepdims=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_count, check_shape
+from ._validate import as_float_array, check_count, check_shape, tangent
 from .errors import ShapeError
 
 __all__ = [
@@ -72,7 +72,7 @@ def channel_pad_vjp(x, out_channels, grad_y):
 def channel_pad_jvp(x, out_channels, dx):
     """``dy = channel_pad(dx, outC)`` (the op is linear)."""
     x, out_channels = _channel_args("channel_pad_jvp", x, out_channels, "pad")
-    dx = check_shape("channel_pad_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("channel_pad_jvp", "dx", dx, x)
     return channel_pad(dx, out_channels)
 
 
@@ -95,7 +95,7 @@ def channel_slice_vjp(x, out_channels, grad_y):
 def channel_slice_jvp(x, out_channels, dx):
     """``dy = channel_slice(dx, outC)`` (the op is linear)."""
     x, out_channels = _channel_args("channel_slice_jvp", x, out_channels, "slice")
-    dx = check_shape("channel_slice_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("channel_slice_jvp", "dx", dx, x)
     return channel_slice(dx, out_channels)
 
 
@@ -122,7 +122,7 @@ def shortcut_vjp(x, out_channels, grad_y):
 def shortcut_jvp(x, out_channels, dx):
     """``dy = shortcut(dx, outC)`` (the op is linear)."""
     x, out_channels = _channel_args("shortcut_jvp", x, out_channels, "any")
-    dx = check_shape("shortcut_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("shortcut_jvp", "dx", dx, x)
     return shortcut(dx, out_channels)
 
 
@@ -177,7 +177,7 @@ def pad_vjp(x, padding, grad_y):
 def pad_jvp(x, padding, dx):
     """``dy = pad(dx, padding)`` (the op is linear)."""
     _padding_tuple("pad_jvp", x, padding)
-    dx = check_shape("pad_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("pad_jvp", "dx", dx, x)
     return pad(dx, padding)
 
 
@@ -208,5 +208,5 @@ def crop_vjp(x, padding, grad_y):
 def crop_jvp(x, padding, dx):
     """``dy = crop(dx, padding)`` (the op is linear)."""
     _crop_pads("crop_jvp", x, padding)
-    dx = check_shape("crop_jvp", "dx", dx, x.shape, x.dtype)
+    dx = tangent("crop_jvp", "dx", dx, x)
     return crop(dx, padding)

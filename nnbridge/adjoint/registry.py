@@ -48,6 +48,7 @@ __all__ = ["ENTRY_MODULES", "Case", "Entry", "entry", "get", "register", "regist
 #: Modules that define entries; importing one registers its entries.
 ENTRY_MODULES: list[str] = [
     "nnbridge.adjoint.entries_layers",
+    "nnbridge.adjoint.entries_basic",
 ]
 
 
