@@ -19,8 +19,8 @@ from .backends import (
     backend_unavailable_reason,
     get_backend,
 )
-from .conv import conv, conv_transpose, conv_transpose_vjp, conv_vjp
-from .pool import avg_pool, avg_pool_vjp, max_pool, max_pool_vjp
+from .convolution import conv, conv_transpose, conv_transpose_vjp, conv_vjp
+from .pooling import avg_pool, avg_pool_vjp, max_pool, max_pool_vjp
 
 __all__ = [
     "BACKENDS",

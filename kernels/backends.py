@@ -61,8 +61,8 @@ class KernelSource:
 
 def all_sources() -> tuple[KernelSource, ...]:
     """Every kernel source of the package (convolution, pooling)."""
-    from .conv import SOURCE as conv_source
-    from .pool import SOURCE as pool_source
+    from .convolution import SOURCE as conv_source
+    from .pooling import SOURCE as pool_source
 
     return (conv_source, pool_source)
 

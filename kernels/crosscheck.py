@@ -40,14 +40,14 @@ from nnbridge.spec import conv as spec_conv
 from nnbridge.spec import pool as spec_pool
 
 from .backends import get_backend
-from .conv import conv as kernel_conv_fwd
-from .conv import conv_transpose as kernel_conv_transpose
-from .conv import conv_transpose_vjp as kernel_conv_transpose_vjp
-from .conv import conv_vjp as kernel_conv_vjp
-from .pool import avg_pool as kernel_avg_pool
-from .pool import avg_pool_vjp as kernel_avg_pool_vjp
-from .pool import max_pool as kernel_max_pool
-from .pool import max_pool_vjp as kernel_max_pool_vjp
+from .convolution import conv as kernel_conv_fwd
+from .convolution import conv_transpose as kernel_conv_transpose
+from .convolution import conv_transpose_vjp as kernel_conv_transpose_vjp
+from .convolution import conv_vjp as kernel_conv_vjp
+from .pooling import avg_pool as kernel_avg_pool
+from .pooling import avg_pool_vjp as kernel_avg_pool_vjp
+from .pooling import max_pool as kernel_max_pool
+from .pooling import max_pool_vjp as kernel_max_pool_vjp
 
 __all__ = ["Comparison", "compare", "conv_checks", "float32_tolerance", "pool_checks"]
 

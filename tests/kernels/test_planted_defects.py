@@ -1,0 +1,117 @@
+"""Every kind of kernel check catches a planted defect.
+
+The defects are planted in the CUDA source itself (a copy, compiled by the host backend
+into a separate module), so the checks see exactly what a wrong kernel would produce.
+"""
+
+import numpy as np
+import pytest
+from nnbridge.kernels import conv
+from nnbridge.kernels.backends import KernelSource, backend_unavailable_reason
+from nnbridge.kernels.convolution import SOURCE as CONV
+from nnbridge.kernels.crosscheck import compare, conv_checks, pool_checks
+from nnbridge.kernels.pooling import SOURCE as POOL
+
+pytestmark = pytest.mark.skipif(backend_unavailable_reason("host") is not None,
+                                reason="host backend unavailable (no C++ compiler)")
+
+
+def _mutate(source: KernelSource, old: str, new: str) -> KernelSource:
+    assert source.code.count(old) >= 1, f"planting failed: {old!r} not in {source.name}"
+    return KernelSource(source.name, source.code.replace(old, new), source.kernels)
+
+
+@pytest.fixture(scope="module")
+def broken():
+    """Host kernels with three planted defects: an off-by-one padding in col2im's window
+    range (conv backward, transposed conv forward), the last maximum instead of the first
+    (max pool), and a divisor off by one (avg pool)."""
+    from nnbridge.kernels.host import HostBackend
+
+    conv_src = _mutate(CONV, "const int top = i + p;               // o*s <= i + p",
+                       "const int top = i + p + 1;")
+    pool_src = _mutate(POOL, "if (best_at < 0 || value > best)",
+                       "if (best_at < 0 || value >= best)")
+    pool_src = _mutate(pool_src, "const T count = (T)(k_d * k_h * k_w);\n  for (long long idx = "
+                       "(long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;\n"
+                       "       idx += step) {\n    const long long plane = idx / in_vol;",
+                       "const T count = (T)(k_d * k_h * k_w + 1);\n  for (long long idx = "
+                       "(long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;\n"
+                       "       idx += step) {\n    const long long plane = idx / in_vol;")
+    return HostBackend(sources=(conv_src, pool_src))
+
+
+def _ints(rng, shape, scale=1):
+    return (scale * rng.integers(-8, 9, size=shape)).astype(np.float64)
+
+
+@pytest.mark.parametrize("mode", ["exact", "float"])
+def test_padding_off_by_one_is_caught(broken, mode):
+    rng = np.random.default_rng(0)
+    cast = np.float64 if mode == "exact" else np.float32
+    x, w, b = _ints(rng, (2, 3, 6, 5)), _ints(rng, (4, 3, 3, 3)), _ints(rng, (4,))
+    grad_y = _ints(rng, (2, 4, 6, 5))
+    args = [a.astype(cast) for a in (x, w, b, grad_y)]
+    good = conv_checks(*args, 1, 1, mode, backend="host")
+    bad = conv_checks(*args, 1, 1, mode, backend=broken)
+    assert all(r.passed for r in good)
+    failed = {r.name for r in bad if not r.passed}
+    assert failed == {"conv.grad_x"}, bad
+    wt, gyt = _ints(rng, (3, 4, 3, 3)), _ints(rng, (2, 4, 11, 9))
+    bad_t = conv_checks(x.astype(cast), wt.astype(cast), b.astype(cast), gyt.astype(cast),
+                        2, 1, mode, transpose=True, backend=broken)
+    assert "conv_transpose.y" in {r.name for r in bad_t if not r.passed}, bad_t
+
+
+def test_last_maximum_is_caught_on_ties(broken):
+    x = np.zeros((1, 2, 4, 4))
+    x[:, :, 1:3, 1:3] = 5.0
+    grad_y = _ints(np.random.default_rng(1), (1, 2, 3, 3))
+    assert all(r.passed for r in pool_checks("max", x, grad_y, 2, 1, 0, "exact",
+                                             backend="host"))
+    bad = pool_checks("max", x, grad_y, 2, 1, 0, "exact", backend=broken)
+    assert {r.name for r in bad if not r.passed} == {"max_pool.grad_x"}, bad
+
+
+def test_avg_divisor_is_caught(broken):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    grad_y = rng.standard_normal((1, 2, 3, 3)).astype(np.float32)
+    bad = pool_checks("avg", x, grad_y, 2, 2, 0, "float", backend=broken)
+    assert {r.name for r in bad if not r.passed} == {"avg_pool.grad_x"}, bad
+
+
+def test_float32_tolerance_is_not_vacuous():
+    """One dropped unit term, or TF32-like rounding (2**-11 relative), exceeds the bound."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = np.zeros(4, dtype=np.float32)
+    y = conv(x, w, b, 1, 1, backend="host")
+    from nnbridge.spec.conv import conv as spec_conv
+
+    want = np.stack([spec_conv(x[n].astype(np.float64), w.astype(np.float64),
+                               b.astype(np.float64), 1, 1) for n in range(2)])
+    mag = np.stack([spec_conv(np.abs(x[n]).astype(np.float64), np.abs(w).astype(np.float64),
+                              b.astype(np.float64), 1, 1) for n in range(2)])
+    length = 3 * 9 + 1
+    assert compare("y", y, want, "float", mag, length).passed
+    tf32 = y * np.float32(1 + 2.0**-11)
+    assert not compare("y", tf32, want, "float", mag, length).passed
+    dropped = y.copy()
+    dropped[0, 0, 4, 4] -= x[0, 0, 4, 4] * w[0, 0, 1, 1]  # drop the centre tap once
+    assert not compare("y", dropped, want, "float", mag, length).passed
+
+
+def test_exact_mode_demands_bit_equality():
+    want = np.arange(6.0).reshape(2, 3)
+    assert compare("y", want.copy(), want, "exact").passed
+    assert not compare("y", want + 2.0**-40, want, "exact").passed
+    assert not compare("y", want.astype(np.float32), want, "exact").passed
+    assert not compare("y", want[:1], want, "exact").passed
+
+
+def test_kernel_modules_expose_their_sources():
+    assert set(CONV.kernels) == {"im2col", "col2im"}
+    assert set(POOL.kernels) == {"max_pool_forward", "max_pool_backward", "avg_pool_forward",
+                                 "avg_pool_backward"}
