@@ -1,0 +1,69 @@
+"""SymPy's closed form of a UNet's size chain, proved equal to the chain by Z3.
+
+:func:`nnbridge.proofs.closed_form.derive` proposes the form (for sizes from which every
+layer runs); :class:`nnbridge.proofs.engine.ClosedForm` has Z3 prove it for all such sizes.
+SymPy and Z3 are imported here only, when a closed form is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .obligations import trace
+
+__all__ = ["ClosedChain", "chain_targets", "closed_forms"]
+
+
+@dataclass(frozen=True)
+class ClosedChain:
+    stage: str
+    closed: str  # the SymPy expression, printed
+    lower: int  # holds for every n >= lower
+    status: str  # "proved", "refuted", "unknown", "error"
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "closed": self.closed, "from": self.lower,
+                "proof": self.status}
+
+
+def chain_targets(desc) -> tuple[str, ...]:
+    """The stages worth a closed form: the bottom and the output (``UNetDown``, ``UNetUp``
+    for TorchLean's UNet2)."""
+    if not hasattr(desc, "levels"):
+        return ("down", "up")
+    stages = [name for name, _ in trace(desc, 0, 10**6).stages]
+    first_up = next((i for i, s in enumerate(stages) if s.startswith("up")), len(stages))
+    return (stages[first_up - 1], stages[-1])
+
+
+def _stage(desc, axis, stage):
+    def chain(m):
+        return dict(trace(desc, axis, m).stages)[stage]
+
+    return chain
+
+
+def closed_forms(desc, axis: int, lower: int = 1) -> list[ClosedChain]:
+    """Closed forms of the target stages on one axis for ``n >= lower``, each proved by Z3."""
+    import z3
+
+    from nnbridge.proofs.closed_form import derive
+    from nnbridge.proofs.engine import ClosedForm, Obligation, check
+
+    found = []
+    for stage in chain_targets(desc):
+        chain = _stage(desc, axis, stage)
+        try:
+            derived = derive(chain, lower=lower)
+        except (ValueError, TypeError) as exc:
+            found.append(ClosedChain(stage, f"no closed form recognised ({exc})", lower,
+                                     "error"))
+            continue
+        n = z3.Int("n")
+
+        def build(chain=chain, derived=derived, n=n):
+            return ClosedForm(n, [n >= lower], chain(n), derived.closed)
+
+        verdict = check(Obligation(f"closed_{stage}", "unet", "closed form", build))
+        found.append(ClosedChain(stage, str(derived.closed), lower, verdict.status))
+    return found

@@ -1,0 +1,246 @@
+"""The valid sizes on one axis: an eventually periodic set, derived and proved for ALL n.
+
+The obligations of :mod:`nnbridge.unet.obligations` are built from floors of linear maps and
+threshold conditions, so the set of sizes ``n >= 1`` that satisfies them all is, from some
+threshold on, periodic. :func:`derive_rule` evaluates the obligations on ints to propose
+
+    ``n`` valid  <=>  ``n in exceptions``  or  (``n >= threshold`` and ``n % period in residues``)
+
+(``exceptions``: the valid sizes below the threshold) and :func:`prove_rule` asks Z3 whether
+``n >= 1 and valid(n) != rule(n)`` is satisfiable: ``unsat`` is a proof for every size,
+``sat`` refutes the rule with a counterexample, and ``unknown`` is a failure, never a pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from .obligations import trace
+
+__all__ = ["Rule", "derive_rule", "prove_rule", "rule_for"]
+
+PROOF_TIMEOUT_MS = 20_000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``n`` valid iff ``n in exceptions`` or (``n >= threshold`` and ``n % period in
+    residues``), for sizes ``n >= 1``."""
+
+    axis: str
+    threshold: int
+    period: int
+    residues: tuple
+    exceptions: tuple = ()
+    status: str = "not checked"  # "proved", "refuted", "unknown", "not checked"
+    counterexample: int | None = None
+    seconds: float = 0.0
+    runs_from: int = 1  # every layer runs for all n >= runs_from
+    singles: dict = field(default_factory=dict)  # instance-norm layer -> sizes where it sees 1
+
+    @property
+    def proved(self) -> bool:
+        return self.status == "proved"
+
+    def contains(self, n: int) -> bool:
+        if n < 1:
+            return False
+        return n in self.exceptions or (n >= self.threshold and n % self.period in self.residues)
+
+    def at_or_above(self, n: int, avoid=()) -> int | None:
+        """The least valid size >= n (not in the finite set ``avoid``), or ``None``."""
+        n = max(n, 1)
+        while True:
+            candidates = [e for e in self.exceptions if e >= n]
+            if self.residues:
+                m = max(n, self.threshold)
+                candidates.append(min(m + (r - m) % self.period for r in self.residues))
+            if not candidates:
+                return None
+            best = min(candidates)
+            if best not in avoid:
+                return best
+            n = best + 1
+
+    def at_or_below(self, n: int, avoid=()) -> int | None:
+        """The greatest valid size <= n (not in ``avoid``), or ``None``."""
+        while n >= 1:
+            candidates = [e for e in self.exceptions if e <= n]
+            if self.residues and n >= self.threshold:
+                periodic = max(n - (n - r) % self.period for r in self.residues)
+                if periodic >= self.threshold:
+                    candidates.append(periodic)
+            if not candidates:
+                return None
+            best = max(candidates)
+            if best not in avoid:
+                return best
+            n = best - 1
+        return None
+
+    def first(self) -> int | None:
+        return self.at_or_above(1)
+
+    def words(self) -> str:
+        """The rule in words: "a multiple of 16, at least 32"."""
+        p, res = self.period, sorted(self.residues)
+        if not res and not self.exceptions:
+            return "no size is valid"
+        parts = []
+        if res:
+            if p == 1:
+                core = "any size"
+            elif res == [0]:
+                core = "even" if p == 2 else f"a multiple of {p}"
+            elif len(res) == 1:
+                core = f"{p}k + {res[0]}"
+            else:
+                core = f"{' or '.join(str(r) for r in res)} mod {p}"
+            start = self.at_or_above(self.threshold)
+            smallest = min((r if r > 0 else p) for r in res)
+            if start is not None and start > smallest:
+                core += f", at least {start}"
+            parts.append(core)
+        if self.exceptions:
+            listed = ", ".join(map(str, self.exceptions))
+            parts.append(("also " if res else "only ") + listed)
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {"axis": self.axis, "words": self.words(), "threshold": self.threshold,
+                "period": self.period, "residues": list(self.residues),
+                "exceptions": list(self.exceptions), "proof": self.status,
+                "counterexample": self.counterexample, "seconds": round(self.seconds, 4),
+                "runs_from": self.runs_from,
+                "instance_norm_single": {k: list(v) for k, v in self.singles.items()}}
+
+
+def _divisors(p: int) -> list[int]:
+    return [d for d in range(1, p + 1) if p % d == 0]
+
+
+def _scan(desc, axis: int, upto: int):
+    ok, runs, singles = [False], [False], []
+    for n in range(1, upto + 1):
+        t = trace(desc, axis, n)
+        ok.append(t.valid)
+        runs.append(all(o.holds for o in t.obligations if o.kind == "runs"))
+        singles.append({name: size for name, size in t.norms if size == 1} if t.valid else {})
+    return ok, runs, singles
+
+
+def derive_rule(desc, axis: int, scan: int | None = None) -> Rule:
+    """Propose the rule from the int obligations on ``1..scan`` (not yet proved)."""
+    hint = max(1, desc.period_hint(axis))
+    scan = scan or (4 * hint + 256)
+    ok, runs, singles = _scan(desc, axis, scan)
+    runs_from = next((n for n in range(scan, 0, -1) if not runs[n]), 0) + 1
+    best = None
+    for period in _divisors(hint):
+        # the least t with ok[n] == ok[n + period] for all t <= n <= scan - period
+        t = scan - period
+        while t >= 1 and ok[t] == ok[t + period]:
+            t -= 1
+        # a period must be seen repeating over at least half the scan; the true one gives
+        # the lowest threshold, a too-short one only matches a tail of equal values
+        if scan - t >= max(2 * period, scan // 2) and (best is None or t + 1 < best[1]):
+            best = (period, t + 1)
+    period, threshold = best or (hint, max(1, scan - 2 * hint))
+    residues = tuple(sorted({n % period for n in range(threshold, threshold + period)
+                             if ok[n]}))
+    # lower the threshold while the periodic rule still describes ok exactly
+    while threshold > 1 and ok[threshold - 1] == ((threshold - 1) % period in residues):
+        threshold -= 1
+    exceptions = tuple(n for n in range(1, threshold) if ok[n])
+    found: dict[str, list[int]] = {}
+    for n in range(1, scan + 1):
+        for name in singles[n - 1]:
+            found.setdefault(name, []).append(n)
+    return Rule(desc.axis_names[axis], threshold, period, residues, exceptions,
+                runs_from=min(runs_from, scan), singles={k: tuple(v) for k, v in found.items()})
+
+
+def _rule_term(rule: Rule, n):
+    import z3
+
+    periodic = z3.And(n >= rule.threshold, z3.Or(*[n % rule.period == r for r in rule.residues])) \
+        if rule.residues else z3.BoolVal(False)
+    return z3.Or(periodic, *[n == e for e in rule.exceptions])
+
+
+def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) -> Rule:
+    """Ask Z3 whether some ``n >= 1`` has ``valid(n) != rule(n)``; also each instance norm's
+    single-element sizes. Returns the rule with ``status`` and, if refuted, the least
+    counterexample found."""
+    import z3
+
+    start = time.perf_counter()
+    n = z3.Int("n")
+    t = trace(desc, axis, n)
+    valid = t.valid
+    valid = z3.BoolVal(valid) if isinstance(valid, bool) else valid
+    goals = [(valid, _rule_term(rule, n))]
+    norms = dict(t.norms)
+    for name in norms:
+        sizes = rule.singles.get(name, ())
+        goals.append((z3.And(valid, norms[name] == 1),
+                      z3.Or(*[n == s for s in sizes]) if sizes else z3.BoolVal(False)))
+    status, cex = "proved", None
+    for lhs, rhs in goals:
+        s = z3.Solver()
+        s.set("timeout", timeout_ms)
+        s.add(n >= 1, lhs != rhs)
+        result = s.check()
+        if result == z3.sat:
+            cex = s.model().eval(n, model_completion=True).as_long()
+            # the least counterexample: tighten until unsat
+            while True:
+                s.push()
+                s.add(n < cex)
+                if s.check() != z3.sat:
+                    s.pop()
+                    break
+                cex = s.model().eval(n, model_completion=True).as_long()
+                s.pop()
+            status = "refuted"
+            break
+        if result != z3.unsat:
+            status = "unknown"
+            break
+    return replace(rule, status=status, counterexample=cex,
+                   seconds=time.perf_counter() - start)
+
+
+_CACHE: dict = {}
+
+
+def rule_for(desc, axis: int) -> Rule:
+    """Derive and prove the rule on one axis; widen the scan if Z3 refutes the proposal.
+
+    A rule that stays refuted or unknown is returned with that status: never called proved.
+    """
+    key = (desc, axis if not _same_axes(desc) else 0)
+    if key in _CACHE:
+        return replace(_CACHE[key], axis=desc.axis_names[axis])
+    hint = max(1, desc.period_hint(axis))
+    scan = 4 * hint + 256
+    for _ in range(4):
+        rule = prove_rule(desc, axis, derive_rule(desc, axis, scan))
+        if rule.status != "refuted":
+            break
+        scan = max(2 * scan, (rule.counterexample or 0) + 2 * hint + 64)
+    _CACHE[key] = rule
+    return replace(rule, axis=desc.axis_names[axis])
+
+
+def _same_axes(desc) -> bool:
+    """True when no value differs between axes (the rule is then the same statement)."""
+    if not hasattr(desc, "layers"):
+        return False
+    from dataclasses import fields as dc_fields
+
+    for layer in desc.layers():
+        if any(isinstance(getattr(layer, f.name), tuple) for f in dc_fields(layer)):
+            return False
+    return not isinstance(desc.multiple_of, tuple)
