@@ -1,0 +1,149 @@
+"""``nnbridge unet check`` / ``nnbridge unet rule``: will these sizes fit this UNet?
+
+Exit codes: 0 valid, 1 invalid, 2 bad input (sizes, files, parameters). Z3 is imported only
+to prove the rules; SymPy only for ``unet rule``'s closed forms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from nnbridge.spec.errors import ShapeError
+
+__all__ = ["register", "run_check", "run_rule"]
+
+
+def _description(args):
+    from nnbridge.unet.presets import build_preset, parse_params
+
+    params = parse_params(args.param)
+    if args.config and args.preset:
+        raise ShapeError("give --preset or --config, not both", rule="cli_usage")
+    if args.config:
+        if params:
+            raise ShapeError("--param sets a preset's parameters; edit the config file instead",
+                             rule="cli_usage")
+        from nnbridge.unet.description import load
+
+        return load(args.config)
+    if not args.preset:
+        raise ShapeError("name a network: --preset NAME (torchlean-unet2, ronneberger, monai, "
+                         "smp) or --config FILE", rule="cli_usage")
+    return build_preset(args.preset, params)
+
+
+def _print_json(payload) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _values(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def run_check(args) -> int:
+    from nnbridge.unet.explain import check
+
+    desc = _description(args)
+    result = check(desc, args.shape)
+    if args.json:
+        _print_json(result.as_dict())
+        return 0 if result.valid else 1
+    from rich.table import Table
+
+    from nnbridge.report import console, verdict_style
+
+    out = console()
+    for a in result.axes:
+        chain = " -> ".join(f"{s} {v}" if s != "input" else str(v) for s, v in a.trace.stages
+                            if v is not None)
+        out.print(f"[bold]{a.axis}[/] = {a.size}: {chain}")
+    table = Table(title=f"obligations ({result.network})", show_lines=False)
+    for col in ("axis", "obligation", "values", "verdict"):
+        table.add_column(col, overflow="fold")
+    for a in result.axes:
+        runs = [o for o in a.trace.obligations if o.kind == "runs"]
+        for o in a.trace.obligations:
+            if o.kind == "runs" and o.holds:
+                continue
+            word = "holds" if o.holds else ("not reached" if not o.reached else "FAILS")
+            table.add_row(a.axis, f"{o.name}: {o.statement}", _values(o.values),
+                          f"[{verdict_style(bool(o.holds))}]{word}[/]")
+        ran = sum(bool(o.holds) for o in runs)
+        table.add_row(a.axis, "every layer runs", f"{ran}/{len(runs)} layers",
+                      f"[{verdict_style(ran == len(runs))}]"
+                      f"{'holds' if ran == len(runs) else 'FAILS'}[/]")
+    for o in result.joint:
+        table.add_row("all", f"{o.name}: {o.statement}", _values(o.values),
+                      f"[{verdict_style(bool(o.holds))}]{'holds' if o.holds else 'FAILS'}[/]")
+    out.print(table)
+    for a in result.axes:
+        proof = "proved for all n" if a.rule.proved else f"proof {a.rule.status}"
+        out.print(f"rule {a.axis} ({proof}, {a.rule.seconds:.3f}s): {a.rule.words()}")
+    style = verdict_style(result.valid)
+    out.print(f"[{style}]{'VALID' if result.valid else 'INVALID'}[/]: "
+              + result.message().replace("[", "\\["))
+    return 0 if result.valid else 1
+
+
+def run_rule(args) -> int:
+    from nnbridge.unet.rule import rule_for
+
+    desc = _description(args)
+    rules = [rule_for(desc, axis) for axis in range(desc.spatial_dims)]
+    closed = {}
+    if not args.no_closed_form:
+        from nnbridge.unet.closed import closed_forms
+
+        for axis, r in enumerate(rules):
+            closed[r.axis] = [c.as_dict() for c in closed_forms(desc, axis, r.runs_from)]
+    proved = all(r.proved for r in rules)
+    if args.json:
+        _print_json({"network": getattr(desc, "name", "custom"), "proved": proved,
+                     "axes": [dict(r.as_dict(), closed_forms=closed.get(r.axis, []))
+                              for r in rules]})
+        return 0 if proved else 1
+    from nnbridge.report import console, verdict_style
+
+    out = console()
+    out.print(f"[bold]{getattr(desc, 'name', 'custom')}[/]: valid sizes per axis")
+    for r in rules:
+        style = verdict_style(r.proved)
+        cex = f", counterexample n={r.counterexample}" if r.counterexample is not None else ""
+        out.print(f"  {r.axis}: [bold]{r.words()}[/]  "
+                  f"(threshold {r.threshold}, period {r.period}, residues {list(r.residues)}, "
+                  f"exceptions {list(r.exceptions)}; [{style}]{r.status}[/] by Z3 for all n >= 1"
+                  f"{cex}, {r.seconds:.3f}s)")
+        for layer, sizes in r.singles.items():
+            out.print(f"      instance norm after {layer} sees one element at {list(sizes)}: "
+                      "invalid when every axis is there")
+        for c in closed.get(r.axis, []):
+            out.print(f"      {c['stage']}(n) = {c['closed']}  for n >= {c['from']} "
+                      f"([{verdict_style(c['proof'] == 'proved')}]{c['proof']}[/] by Z3)")
+    return 0 if proved else 1
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="torchlean-unet2, ronneberger, monai or smp")
+    p.add_argument("--config", metavar="FILE", help="a UNet description (.toml or .json)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="a preset parameter, repeatable (e.g. strides=2,2,2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    unet = subparsers.add_parser("unet", help="check input sizes against a UNet, with a "
+                                              "proved rule")
+    sub = unet.add_subparsers(dest="unet_command", metavar="SUBCOMMAND")
+    check = sub.add_parser("check", help="does SHAPE (e.g. 572x572) fit the network?",
+                           description="Exit 0 valid, 1 invalid, 2 bad input.")
+    check.add_argument("shape", help="sizes per spatial axis, e.g. 572x572 or 64x64x32")
+    _common(check)
+    check.set_defaults(func=run_check)
+    rule = sub.add_parser("rule", help="the proved rule for the valid sizes, per axis")
+    _common(rule)
+    rule.add_argument("--no-closed-form", action="store_true",
+                      help="skip SymPy's closed forms of the size chain")
+    rule.set_defaults(func=run_rule)
+    unet.set_defaults(func=lambda args: (unet.print_help(), 2)[1])
