@@ -49,6 +49,7 @@ __all__ = ["ENTRY_MODULES", "Case", "Entry", "entry", "get", "register", "regist
 ENTRY_MODULES: list[str] = [
     "nnbridge.adjoint.entries_layers",
     "nnbridge.adjoint.entries_basic",
+    "nnbridge.adjoint.entries_models",
 ]
 
 
