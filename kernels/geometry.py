@@ -140,7 +140,8 @@ def conv_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geom
     rank = _spatial_rank(op, "x", x_shape)
     if len(w_shape) != len(x_shape):
         raise ShapeError(f"{op}: weight must be (C_out, C_in, *kernel) with {rank} kernel "
-                         f"axes, got shape {tuple(w_shape)}", rule="rank")
+                         f"axes (x has shape {tuple(x_shape)}), got shape {tuple(w_shape)}",
+                         rule="rank")
     n, c_in, *spatial = x_shape
     c_out, w_c_in, *kernel = w_shape
     if w_c_in != c_in:
@@ -160,7 +161,8 @@ def conv_transpose_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=Non
     rank = _spatial_rank(op, "x", x_shape)
     if len(w_shape) != len(x_shape):
         raise ShapeError(f"{op}: weight must be (C_in, C_out, *kernel) with {rank} kernel "
-                         f"axes, got shape {tuple(w_shape)}", rule="rank")
+                         f"axes (x has shape {tuple(x_shape)}), got shape {tuple(w_shape)}",
+                         rule="rank")
     n, c_in, *spatial = x_shape
     w_c_in, c_out, *kernel = w_shape
     if w_c_in != c_in:
