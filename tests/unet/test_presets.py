@@ -1,0 +1,118 @@
+"""Presets give the known answers, and each proved rule agrees with every obligation for
+all n <= 4096."""
+
+import pytest
+
+from nnbridge.unet import build_preset, check, require_valid, rule_for, trace
+from nnbridge.unet.rule import derive_rule, prove_rule
+
+N = 4096
+
+CASES = [
+    ("torchlean-unet2", {}),
+    ("torchlean-unet2", {"semantics": "torch"}),
+    ("torchlean-unet2", {"pool_kernel": "3", "pool_stride": "3", "up_kernel": "3",
+                         "up_stride": "3"}),
+    ("ronneberger", {}),
+    ("ronneberger", {"exact_pool": "false"}),
+    ("ronneberger", {"padding": "1", "depth": "3"}),
+    ("monai", {}),
+    ("monai", {"strides": "2,3,2", "num_res_units": "2", "kernel_size": "5"}),
+    ("monai", {"spatial_dims": "3", "strides": "2x2x1,2,2", "kernel_size": "3x3x1"}),
+    ("smp", {}),
+    ("smp", {"encoder_depth": "3"}),
+    ("smp", {"version": "0.6"}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
+def test_rule_agrees_with_every_obligation_up_to_4096(name, params):
+    desc = build_preset(name, params)
+    for axis in range(desc.spatial_dims):
+        rule = rule_for(desc, axis)
+        assert rule.proved, rule
+        disagree = [n for n in range(1, N + 1) if trace(desc, axis, n).valid != rule.contains(n)]
+        assert disagree == []
+
+
+def test_known_answers():
+    result = check("ronneberger", "572x572")
+    assert result.valid and require_valid("ronneberger", (572, 572)) == (388, 388)
+    assert not check("ronneberger", "573x572").valid
+    smp = rule_for(build_preset("smp"), 0)
+    assert (smp.period, smp.residues, smp.threshold, smp.exceptions) == (32, (0,), 1, ())
+    assert smp.words() == "a multiple of 32"
+    unet2 = rule_for(build_preset("torchlean-unet2"), 0)
+    assert [n for n in range(1, 40) if unet2.contains(n)] == list(range(2, 40, 2))
+    monai = rule_for(build_preset("monai"), 0)
+    assert monai.words() == "a multiple of 16" and monai.singles == {"down3": (16,),
+                                                                     "bottom_conv1": (16,)}
+    ron = rule_for(build_preset("ronneberger"), 0)
+    assert ron.words() == "16k + 12, at least 188" and ron.contains(572)
+
+
+def test_torchlean_obligation_names_are_unet2s():
+    names = [o.name for a in check("torchlean-unet2", "6x8").axes for o in a.trace.obligations]
+    assert names == ["h_convH", "h_convH_down", "h_upH", "h_outH",
+                     "h_convW", "h_convW_down", "h_upW", "h_outW"]
+
+
+def test_nearest_sizes_and_message():
+    result = check("ronneberger", "573x572")
+    h = result.axes[0]
+    assert (h.nearest_below, h.nearest_above) == (572, 588)
+    assert result.axes[1].nearest_below == result.axes[1].nearest_above == 572
+    msg = result.message()
+    assert "down0_exact" in msg and "572 (crop 1)" in msg and "588 (pad 15)" in msg
+    with pytest.raises(Exception) as info:
+        require_valid("ronneberger", "573x572")
+    assert str(info.value) == msg
+
+
+def test_instance_norm_joint_condition():
+    assert not check("monai", "16x16").valid  # the bottom sees 1x1: instance norm raises
+    assert check("monai", "16x32").valid
+    r = check("monai", "16x15")
+    assert [(a.nearest_below, a.nearest_above) for a in r.axes] == [(16, 16), (None, 32)]
+    r = check("monai", "16x16")
+    assert [a.nearest_above for a in r.axes] == [32, 32]
+
+
+def test_planted_wrong_rules_are_refuted_with_a_counterexample():
+    from dataclasses import replace
+
+    for name in ("ronneberger", "monai", "smp", "torchlean-unet2"):
+        desc = build_preset(name)
+        good = derive_rule(desc, 0)
+        wrong = [
+            replace(good, threshold=good.at_or_above(good.threshold) + 1),  # off by one
+            replace(good, period=good.period * 2),  # wrong period
+            replace(good, residues=tuple(sorted({*good.residues, (good.residues[0] + 1)
+                                                 % good.period}))) if good.period > 1
+            else replace(good, exceptions=(), threshold=good.threshold + 5),
+        ]
+        for bad in wrong:
+            verdict = prove_rule(desc, 0, bad)
+            assert verdict.status == "refuted", (name, bad)
+            n = verdict.counterexample
+            assert n >= 1 and trace(desc, 0, n).valid != bad.contains(n)
+        assert prove_rule(desc, 0, good).status == "proved"
+
+
+def test_solver_unknown_is_a_failure(monkeypatch):
+    import z3
+
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *a: z3.unknown)
+    desc = build_preset("smp")
+    verdict = prove_rule(desc, 0, derive_rule(desc, 0))
+    assert verdict.status == "unknown" and not verdict.proved
+
+
+def test_closed_forms_are_proved():
+    from nnbridge.unet.closed import closed_forms
+
+    forms = closed_forms(build_preset("monai"), 0)
+    assert [(c.stage, c.closed, c.status) for c in forms] == [
+        ("bottom_conv1", "ceiling(n/16)", "proved"), ("up0", "16*ceiling(n/16)", "proved")]
+    forms = closed_forms(build_preset("torchlean-unet2"), 0)
+    assert all(c.status == "proved" for c in forms)
