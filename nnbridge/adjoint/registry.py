@@ -50,6 +50,7 @@ ENTRY_MODULES: list[str] = [
     "nnbridge.adjoint.entries_layers",
     "nnbridge.adjoint.entries_basic",
     "nnbridge.adjoint.entries_models",
+    "nnbridge.adjoint.entries_kernels",
 ]
 
 

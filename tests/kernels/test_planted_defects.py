@@ -4,6 +4,7 @@ The defects are planted in the CUDA source itself (a copy, compiled by the host 
 into a separate module), so the checks see exactly what a wrong kernel would produce.
 """
 
+import nnbridge.kernels as K
 import numpy as np
 import pytest
 from nnbridge.kernels import conv
@@ -115,3 +116,27 @@ def test_kernel_modules_expose_their_sources():
     assert set(CONV.kernels) == {"im2col", "col2im"}
     assert set(POOL.kernels) == {"max_pool_forward", "max_pool_backward", "avg_pool_forward",
                                  "avg_pool_backward"}
+
+
+def test_kernel_adjoint_entries_exist_for_every_available_backend():
+    from nnbridge.kernels import available_backends
+
+    from nnbridge.adjoint import registry
+
+    names = {e.name for e in registry("kernels.")}
+    for name in available_backends():
+        for op in ("conv2d.wbx", "conv_transpose3d.x", "avg_pool1d", "max_pool2d"):
+            assert f"kernels.{name}.{op}" in names
+
+
+def test_adjoint_check_catches_the_planted_backward_defect(broken):
+    from nnbridge.adjoint import Entry, check_adjoint
+    from nnbridge.adjoint.entries_kernels import _avg_case, _conv_case
+
+    for build in (lambda s: _conv_case(s, broken, 2, "x", False),
+                  lambda s: _conv_case(s, broken, 1, "w", True),
+                  lambda s: _avg_case(s, broken, 2)):
+        assert not check_adjoint(Entry("broken", build), "exact").passed
+        assert not check_adjoint(Entry("broken", build), "float64").passed
+    good = Entry("good", lambda s: _conv_case(s, K.get_backend("host"), 2, "x", False))
+    assert check_adjoint(good, "exact").passed
