@@ -118,3 +118,41 @@ def test_channel_slice_adjoint_injecting_at_the_wrong_end_is_caught_exactly():
     bad = _unary_entry(channel_slice, channel_slice_jvp, wrong, (5, 3, 3), out_channels=2)
     assert check_adjoint(ok, "exact").passed
     assert not check_adjoint(bad, "exact").passed
+
+
+def test_model_backward_missing_a_relu_gate_is_caught_exactly():
+    """CNN2's vjp with the second ReLU's gate dropped: the exact identity is broken."""
+    from nnbridge.spec import basic
+    from nnbridge.spec.models import CNN2
+    from nnbridge.spec.models import cnn as cnn_module
+    from nnbridge.spec.shapes import CNN2Config
+
+    from nnbridge.adjoint.entries_models import model_case
+
+    def build(s):
+        model = CNN2(CNN2Config(c1=2, c2=3, out_dim=4), 1, 8, 8, dtype=s.dtype)
+        return model_case(s, model, (1, 8, 8))
+
+    assert check_adjoint(Entry("cnn2", build), "exact").passed
+    calls = []
+
+    def gate_once(x, grad_y):  # the first gate the backward meets (ReLU 2) is skipped
+        calls.append(1)
+        return grad_y if len(calls) % 2 == 1 else basic.relu_vjp(x, grad_y)
+
+    original = cnn_module.relu_vjp
+    cnn_module.relu_vjp = gate_once
+    try:
+        result = check_adjoint(Entry("cnn2.defect", build), "exact")
+    finally:
+        cnn_module.relu_vjp = original
+    assert not result.passed and result.worst_residual > 0
+
+
+def test_every_model_entry_passes_its_headline_check():
+    from nnbridge.adjoint import registry
+
+    models = [e for e in registry() if e.name.startswith(("model.", "block."))]
+    assert len(models) >= 10
+    for item in models:
+        assert check_adjoint(item, "exact" if item.exact else "float64").passed, item.name

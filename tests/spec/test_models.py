@@ -216,12 +216,12 @@ def test_cnn_chains_agree_with_torch(relu):
 
 
 def test_cnn_chain_without_relu_is_linear_in_x():
-    """cnnSpec has no activation: doubling x doubles y minus... only through max pool's
-    argmax, which scaling by 2 keeps, so ``f(2x) - b_h = 2 (f(x) - b_h)``."""
+    """cnnSpec has no activation: with zero conv biases every layer but the head's bias is
+    positively homogeneous (max pool's argmax is kept by scaling by 2), so
+    ``f(2x) - b_h = 2 (f(x) - b_h)``; a ReLU-free chain must not hide a ReLU."""
     model = cnn_spec(1, 2, 8, 8, seed=1)
     x = _x((1, 8, 8))
     b = model.params["head.bias"]
-    # conv biases break homogeneity: set them to zero for this property
     params = dict(model.params, **{"conv1.bias": np.zeros(2), "conv2.bias": np.zeros(2)})
     np.testing.assert_allclose(model.forward(2 * x, params) - b,
                                2 * (model.forward(x, params) - b), rtol=1e-12, atol=1e-12)
