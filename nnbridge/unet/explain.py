@@ -8,6 +8,7 @@ line prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nnbridge.spec.errors import ShapeError
@@ -112,7 +113,7 @@ def parse_shape(shape, spatial_dims: int) -> tuple[int, ...]:
         values = []
         for part in parts:
             text = part.strip()
-            if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
                 raise ShapeError(f"size {part!r} in {shape!r} is not an integer; write sizes "
                                  "as 572x572", rule="input_size")
             values.append(int(text))
