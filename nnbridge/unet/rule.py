@@ -22,6 +22,9 @@ __all__ = ["Rule", "derive_rule", "prove_rule", "rule_for"]
 
 PROOF_TIMEOUT_MS = 20_000
 
+#: The largest period the rule is derived for (the product of the strides on one axis).
+MAX_PERIOD = 2**14
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -116,6 +119,17 @@ class Rule:
                 "instance_norm_single": {k: list(v) for k, v in self.singles.items()}}
 
 
+def _hint(desc, axis: int) -> int:
+    from nnbridge.spec.errors import ShapeError
+
+    hint = max(1, desc.period_hint(axis))
+    if hint > MAX_PERIOD:
+        raise ShapeError(f"the strides on axis {desc.axis_names[axis]} multiply to {hint}, "
+                         f"above the largest period this checker derives ({MAX_PERIOD})",
+                         rule="rule_period")
+    return hint
+
+
 def _divisors(p: int) -> list[int]:
     return [d for d in range(1, p + 1) if p % d == 0]
 
@@ -132,7 +146,7 @@ def _scan(desc, axis: int, upto: int):
 
 def derive_rule(desc, axis: int, scan: int | None = None) -> Rule:
     """Propose the rule from the int obligations on ``1..scan`` (not yet proved)."""
-    hint = max(1, desc.period_hint(axis))
+    hint = _hint(desc, axis)
     scan = scan or (4 * hint + 256)
     ok, runs, singles = _scan(desc, axis, scan)
     runs_from = next((n for n in range(scan, 0, -1) if not runs[n]), 0) + 1
@@ -223,7 +237,7 @@ def rule_for(desc, axis: int) -> Rule:
     key = (desc, axis if not _same_axes(desc) else 0)
     if key in _CACHE:
         return replace(_CACHE[key], axis=desc.axis_names[axis])
-    hint = max(1, desc.period_hint(axis))
+    hint = _hint(desc, axis)
     scan = 4 * hint + 256
     for _ in range(4):
         rule = prove_rule(desc, axis, derive_rule(desc, axis, scan))

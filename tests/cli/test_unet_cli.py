@@ -79,6 +79,7 @@ def test_config_file(capsys, tmp_path):
     ["unet", "check", "572x572", "--preset", "smp", "--param", "encoder_depth=9"],
     ["unet", "check", "572x572", "--config", "/nonexistent.toml"],
     ["unet", "rule", "--preset", "smp", "--param", "version=0.5"],
+    ["unet", "check", "64x64", "--preset", "monai", "--param", "strides=1000,1000"],
 ])
 def test_bad_input_exits_2(argv, capsys):
     code, out, err = run(argv, capsys)
