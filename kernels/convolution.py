@@ -34,6 +34,21 @@ SOURCE = KernelSource(
     name="conv",
     kernels=("im2col", "col2im"),
     code=r"""
+#ifndef NNBRIDGE_KERNEL_HELPERS  // shared by the sources; defined once per module
+#define NNBRIDGE_KERNEL_HELPERS
+// idx = plane * volume + at with 0 <= at < volume < 2**31; returns plane. 32-bit division
+// whenever idx fits, as 64-bit integer division is several times slower (GPUs and CPUs).
+__device__ __forceinline__ long long nnb_split(long long idx, int volume, int* at) {
+  if (idx <= 0x7fffffffLL) {
+    const int q = (int)idx / volume;
+    *at = (int)idx - q * volume;
+    return q;
+  }
+  const long long q = idx / volume;
+  *at = (int)(idx - q * volume);
+  return q;
+}
+
 // Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.
 __device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int n_out,
                                                  int* lo, int* hi) {
@@ -43,6 +58,7 @@ __device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int
   if (*hi > n_out - 1) *hi = n_out - 1;
   *lo = bottom <= 0 ? 0 : (bottom + s - 1) / s;
 }
+#endif
 
 // cols[n, ((c*kd + a)*kh + b)*kw + e, (od*oh + u)*ow + v] = x[n, c, u*s - p + ...] or 0.
 // One thread per element of cols, in cols' row-major order (coalesced writes).
@@ -55,14 +71,14 @@ __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int n_batc
   const long long step = (long long)blockDim.x * gridDim.x;
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    long long r = idx;
-    const int v = (int)(r % out_w); r /= out_w;
-    const int u = (int)(r % out_h); r /= out_h;
-    const int t = (int)(r % out_d); r /= out_d;
-    const int e = (int)(r % k_w); r /= k_w;
-    const int b = (int)(r % k_h); r /= k_h;
-    const int a = (int)(r % k_d); r /= k_d;
-    const long long plane = r;  // n * channels + c
+    int r;
+    const long long plane = nnb_split(idx, k_d * k_h * k_w * out_d * out_h * out_w, &r);
+    const int v = r % out_w; r /= out_w;
+    const int u = r % out_h; r /= out_h;
+    const int t = r % out_d; r /= out_d;
+    const int e = r % k_w; r /= k_w;
+    const int b = r % k_h; r /= k_h;
+    const int a = r;
     const int id = t * s_d - p_d + a;
     const int ih = u * s_h - p_h + b;
     const int iw = v * s_w - p_w + e;
@@ -86,11 +102,11 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ img, int n_ba
   const long long step = (long long)blockDim.x * gridDim.x;
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    long long r = idx;
-    const int iw = (int)(r % in_w); r /= in_w;
-    const int ih = (int)(r % in_h); r /= in_h;
-    const int id = (int)(r % in_d); r /= in_d;
-    const long long plane = r;
+    int r;
+    const long long plane = nnb_split(idx, in_d * in_h * in_w, &r);
+    const int iw = r % in_w; r /= in_w;
+    const int ih = r % in_h;
+    const int id = r / in_h;
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
     nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
     nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);

@@ -119,8 +119,8 @@ def _per_axis(op: str, name: str, value, rank: int) -> tuple[int, ...]:
 def _check_int32(op: str, sizes) -> None:
     for size in sizes:
         if size > _INT_MAX:
-            raise ShapeError(f"{op}: size {size} exceeds the kernels' int32 index range",
-                             rule="int32_size")
+            raise ShapeError(f"{op}: size {size} (an axis, or a per-plane volume) exceeds the "
+                             "kernels' int32 index range 2**31 - 1", rule="int32_size")
 
 
 def _check_bias(op: str, b, c_out: int) -> None:
@@ -152,7 +152,8 @@ def conv_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geom
     p = _per_axis(op, "padding", padding, rank)
     out = conv_out(tuple(spatial), tuple(kernel), s, p, semantics="torch")
     _check_grad(op, grad_y, (n, c_out, *out))
-    _check_int32(op, (*spatial, *out, *kernel, *s, *p, n * c_in, n * c_out))
+    _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(spatial),
+                      math.prod(kernel) * math.prod(out)))
     return Geometry(n, c_in, c_out, tuple(spatial), tuple(out), tuple(kernel), s, p)
 
 
@@ -173,7 +174,8 @@ def conv_transpose_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=Non
     p = _per_axis(op, "padding", padding, rank)
     out = conv_transpose_out(tuple(spatial), tuple(kernel), s, p, semantics="torch")
     _check_grad(op, grad_y, (n, c_out, *out))
-    _check_int32(op, (*spatial, *out, *kernel, *s, *p, n * c_in, n * c_out))
+    _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(out),
+                      math.prod(kernel) * math.prod(spatial)))
     return Geometry(n, c_in, c_out, tuple(out), tuple(spatial), tuple(kernel), s, p)
 
 
@@ -186,5 +188,6 @@ def pool_geometry(op, x_shape, kernel, stride, padding, kind, grad_y=None) -> Ge
     p = _per_axis(op, "padding", padding, rank)
     out = pool_out(tuple(spatial), k, s, p, semantics="torch", op=kind)
     _check_grad(op, grad_y, (n, c, *out))
-    _check_int32(op, (*spatial, *out, *k, *s, *p, n * c, math.prod(spatial), math.prod(k)))
+    _check_int32(op, (*spatial, *out, *k, *s, *p, math.prod(spatial), math.prod(out),
+                      math.prod(k)))
     return Geometry(n, c, c, tuple(spatial), tuple(out), k, s, p)

@@ -45,6 +45,7 @@ PRELUDE = r"""
 // ---- nnbridge host prelude: CUDA built-ins for the CPU --------------------------------
 #include <cstddef>
 #include <cstring>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -83,12 +84,16 @@ _LAUNCHER = r"""
 // ---- nnbridge host launcher -------------------------------------------------------------
 namespace nnbridge_host {
 template <typename... Args, std::size_t... I>
-static inline void call(void (*kernel)(Args...), void** params, std::index_sequence<I...>) {
-  kernel(*static_cast<typename std::remove_reference<Args>::type*>(params[I])...);
+static std::tuple<Args...> unpack(void** params, std::index_sequence<I...>) {
+  return std::tuple<Args...>(*static_cast<Args*>(params[I])...);
 }
 
-template <typename... Args>
-static void run_grid(void (*kernel)(Args...), const unsigned int* dims, void** params) {
+// The kernel is a template argument, so the compiler can inline it into the thread loop;
+// the arguments are read once per launch (they are the same for every thread).
+template <auto Kernel, typename... Args>
+static void run_grid(void (*)(Args...), const unsigned int* dims, void** params) {
+  const auto args = unpack<std::remove_cv_t<std::remove_reference_t<Args>>...>(
+      params, std::index_sequence_for<Args...>{});
   const dim3 grid(dims[0], dims[1], dims[2]);
   const dim3 block(dims[3], dims[4], dims[5]);
   const long long blocks = (long long)grid.x * grid.y * grid.z;
@@ -103,7 +108,7 @@ static void run_grid(void (*kernel)(Args...), const unsigned int* dims, void** p
       for (unsigned int ty = 0; ty < block.y; ++ty)
         for (unsigned int tx = 0; tx < block.x; ++tx) {
           threadIdx.x = tx; threadIdx.y = ty; threadIdx.z = tz;
-          call(kernel, params, std::index_sequence_for<Args...>{});
+          std::apply(Kernel, args);
         }
   }
 }
@@ -111,7 +116,7 @@ static void run_grid(void (*kernel)(Args...), const unsigned int* dims, void** p
 
 #define NNBRIDGE_EXPORT(kernel, ctype, symbol) \
   extern "C" void symbol(const unsigned int* dims, void** params) { \
-    nnbridge_host::run_grid(&kernel<ctype>, dims, params); \
+    nnbridge_host::run_grid<&kernel<ctype>>(&kernel<ctype>, dims, params); \
   }
 """
 

@@ -32,15 +32,31 @@ template <> __device__ __forceinline__ double nnb_neg_inf<double>() {
   return __longlong_as_double((long long)0xfff0000000000000ULL);
 }
 
+#ifndef NNBRIDGE_KERNEL_HELPERS  // shared by the sources; defined once per module
+#define NNBRIDGE_KERNEL_HELPERS
+// idx = plane * volume + at with 0 <= at < volume < 2**31; returns plane. 32-bit division
+// whenever idx fits, as 64-bit integer division is several times slower (GPUs and CPUs).
+__device__ __forceinline__ long long nnb_split(long long idx, int volume, int* at) {
+  if (idx <= 0x7fffffffLL) {
+    const int q = (int)idx / volume;
+    *at = (int)idx - q * volume;
+    return q;
+  }
+  const long long q = idx / volume;
+  *at = (int)(idx - q * volume);
+  return q;
+}
+
 // Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.
-__device__ __forceinline__ void nnb_pool_range(int i, int k, int s, int p, int n_out,
-                                               int* lo, int* hi) {
-  const int top = i + p;
-  const int bottom = top - k + 1;
+__device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int n_out,
+                                                 int* lo, int* hi) {
+  const int top = i + p;               // o*s <= i + p
+  const int bottom = top - k + 1;      // o*s >= i + p - k + 1
   *hi = top / s;
   if (*hi > n_out - 1) *hi = n_out - 1;
   *lo = bottom <= 0 ? 0 : (bottom + s - 1) / s;
 }
+#endif
 
 // y[plane, o] = max of the window's real cells; argmax[plane, o] = index of the FIRST
 // maximum within the plane (row-major window order, strict >), -1 if the window is empty.
@@ -56,11 +72,11 @@ __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ y,
   const long long step = (long long)blockDim.x * gridDim.x;
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    long long r = idx;
-    const int v = (int)(r % out_w); r /= out_w;
-    const int u = (int)(r % out_h); r /= out_h;
-    const int t = (int)(r % out_d); r /= out_d;
-    const T* plane = x + r * in_vol;
+    int r;
+    const T* plane = x + nnb_split(idx, out_d * out_h * out_w, &r) * in_vol;
+    const int v = r % out_w; r /= out_w;
+    const int u = r % out_h;
+    const int t = r / out_h;
     T best = nnb_neg_inf<T>();
     int best_at = -1;
     for (int a = 0; a < k_d; ++a) {
@@ -96,15 +112,15 @@ __global__ void max_pool_backward(const T* __restrict__ grad_y, const int* __res
   const long long step = (long long)blockDim.x * gridDim.x;
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    const long long plane = idx / in_vol;
-    const int at = (int)(idx % in_vol);
+    int at;
+    const long long plane = nnb_split(idx, (int)in_vol, &at);
     const int iw = at % in_w;
     const int ih = (at / in_w) % in_h;
     const int id = at / (in_w * in_h);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
-    nnb_pool_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
-    nnb_pool_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
-    nnb_pool_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
     const long long base = plane * out_vol;
     T acc = (T)0;
     for (int t = t_lo; t <= t_hi; ++t)
@@ -130,11 +146,11 @@ __global__ void avg_pool_forward(const T* __restrict__ x, T* __restrict__ y, int
   const T count = (T)(k_d * k_h * k_w);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    long long r = idx;
-    const int v = (int)(r % out_w); r /= out_w;
-    const int u = (int)(r % out_h); r /= out_h;
-    const int t = (int)(r % out_d); r /= out_d;
-    const T* plane = x + r * in_vol;
+    int r;
+    const T* plane = x + nnb_split(idx, out_d * out_h * out_w, &r) * in_vol;
+    const int v = r % out_w; r /= out_w;
+    const int u = r % out_h;
+    const int t = r / out_h;
     T acc = (T)0;
     for (int a = 0; a < k_d; ++a) {
       const int id = t * s_d - p_d + a;
@@ -166,15 +182,15 @@ __global__ void avg_pool_backward(const T* __restrict__ grad_y, T* __restrict__ 
   const T count = (T)(k_d * k_h * k_w);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    const long long plane = idx / in_vol;
-    const int at = (int)(idx % in_vol);
+    int at;
+    const long long plane = nnb_split(idx, (int)in_vol, &at);
     const int iw = at % in_w;
     const int ih = (at / in_w) % in_h;
     const int id = at / (in_w * in_h);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
-    nnb_pool_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
-    nnb_pool_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
-    nnb_pool_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
     const long long base = plane * out_vol;
     T acc = (T)0;
     for (int t = t_lo; t <= t_hi; ++t)

@@ -18,27 +18,22 @@ pytestmark = pytest.mark.skipif(backend_unavailable_reason("host") is not None,
 
 
 def _mutate(source: KernelSource, old: str, new: str) -> KernelSource:
-    assert source.code.count(old) >= 1, f"planting failed: {old!r} not in {source.name}"
+    assert source.code.count(old) == 1, f"planting failed: {old!r} not in {source.name}"
     return KernelSource(source.name, source.code.replace(old, new), source.kernels)
 
 
 @pytest.fixture(scope="module")
 def broken():
-    """Host kernels with three planted defects: an off-by-one padding in col2im's window
-    range (conv backward, transposed conv forward), the last maximum instead of the first
-    (max pool), and a divisor off by one (avg pool)."""
+    """Host kernels with three planted defects: col2im's loop drops the last window along
+    one axis (an off-by-one in the conv backward and the transposed conv forward), the last
+    maximum instead of the first (max pool), and a divisor off by one (avg pool backward)."""
     from nnbridge.kernels.host import HostBackend
 
-    conv_src = _mutate(CONV, "const int top = i + p;               // o*s <= i + p",
-                       "const int top = i + p + 1;")
+    conv_src = _mutate(CONV, "for (int u = u_lo; u <= u_hi; ++u)",
+                       "for (int u = u_lo; u < u_hi; ++u)")
     pool_src = _mutate(POOL, "if (best_at < 0 || value > best)",
                        "if (best_at < 0 || value >= best)")
-    pool_src = _mutate(pool_src, "const T count = (T)(k_d * k_h * k_w);\n  for (long long idx = "
-                       "(long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;\n"
-                       "       idx += step) {\n    const long long plane = idx / in_vol;",
-                       "const T count = (T)(k_d * k_h * k_w + 1);\n  for (long long idx = "
-                       "(long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;\n"
-                       "       idx += step) {\n    const long long plane = idx / in_vol;")
+    pool_src = _mutate(pool_src, "grad_x[idx] = acc / count;", "grad_x[idx] = acc / (count + 1);")
     return HostBackend(sources=(conv_src, pool_src))
 
 
@@ -47,7 +42,7 @@ def _ints(rng, shape, scale=1):
 
 
 @pytest.mark.parametrize("mode", ["exact", "float"])
-def test_padding_off_by_one_is_caught(broken, mode):
+def test_off_by_one_window_is_caught(broken, mode):
     rng = np.random.default_rng(0)
     cast = np.float64 if mode == "exact" else np.float32
     x, w, b = _ints(rng, (2, 3, 6, 5)), _ints(rng, (4, 3, 3, 3)), _ints(rng, (4,))
