@@ -6,6 +6,7 @@ everything it checked holds.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 __all__ = ["STEPS", "run_verify"]
@@ -27,6 +28,7 @@ def _adjoint() -> bool:
 STEPS: list[tuple[str, Callable[[], bool]]] = [
     ("shape proofs", _prove),
     ("adjoint identities", _adjoint),
+    ("unet rules", lambda: importlib.import_module("nnbridge.commands.unet").verify_presets()),
 ]
 
 

@@ -147,3 +147,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="skip SymPy's closed forms of the size chain")
     rule.set_defaults(func=run_rule)
     unet.set_defaults(func=lambda args: (unet.print_help(), 2)[1])
+
+
+def verify_presets() -> bool:
+    """Derive and prove every preset's rule (default parameters); print one line each."""
+    from nnbridge.report import console, verdict_style
+    from nnbridge.unet.presets import PRESETS, build_preset
+    from nnbridge.unet.rule import rule_for
+
+    out = console()
+    ok = True
+    for name in PRESETS:
+        desc = build_preset(name)
+        rules = [rule_for(desc, axis) for axis in range(desc.spatial_dims)]
+        passed = all(r.proved for r in rules)
+        ok &= passed
+        out.print(f"{name}: " + "; ".join(f"{r.axis}: {r.words()}" for r in rules)
+                  + f" [{verdict_style(passed)}]{'proved' if passed else 'NOT proved'}[/]")
+    return ok
