@@ -29,6 +29,7 @@ STEPS: list[tuple[str, Callable[[], bool]]] = [
     ("shape proofs", _prove),
     ("adjoint identities", _adjoint),
     ("unet rules", lambda: importlib.import_module("nnbridge.commands.unet").verify_presets()),
+    ("kernels", lambda: importlib.import_module("nnbridge.kernels.verify").verify_kernels()),
 ]
 
 

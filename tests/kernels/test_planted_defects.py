@@ -135,3 +135,12 @@ def test_adjoint_check_catches_the_planted_backward_defect(broken):
         assert not check_adjoint(Entry("broken", build), "float64").passed
     good = Entry("good", lambda s: _conv_case(s, K.get_backend("host"), 2, "x", False))
     assert check_adjoint(good, "exact").passed
+
+
+def test_verify_step_passes_and_fails_on_planted_defects(broken, capsys):
+    from nnbridge.kernels.verify import verify_kernels
+
+    assert verify_kernels(["host"], nvcc=False)
+    assert "kernels vs spec on backend 'host'" in capsys.readouterr().out
+    assert not verify_kernels([broken], nvcc=False)
+    assert "FAIL" in capsys.readouterr().out
