@@ -1,8 +1,11 @@
 """The cupy backend: the package's CUDA sources as CuPy ``RawModule`` s on a GPU.
 
 CuPy is imported lazily, only when this backend is asked for; it is an optional dependency
-(the ``gpu`` extra). Each source becomes one ``RawModule`` (NVRTC), compiled on first use
-with its ``float`` and ``double`` instantiations named, and cached by CuPy on disk.
+(the ``gpu`` extra). Each source becomes one ``RawModule`` (NVRTC) with its ``float`` and
+``double`` instantiations named, compiled when the backend is created (so that an available
+backend is one whose kernels build) and cached by CuPy on disk. Contractions use
+``cupy.matmul`` (cuBLAS); CuPy leaves TF32 off unless ``CUPY_TF32=1``, so float32 results
+keep the error bound of :mod:`nnbridge.kernels.crosscheck`.
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ class CupyBackend(Backend):
         self.sources = tuple(sources)
         self._modules: dict[str, object] = {}
         self._functions: dict[tuple[str, str], object] = {}
+        # compile now, so that "available" means the kernels build on this GPU
+        for source in self.sources:
+            try:
+                self._module_for(source.kernels[0]).get_function(f"{source.kernels[0]}<float>")
+            except Exception as exc:  # NVRTC or driver error, with its log
+                raise BackendUnavailable(
+                    f"cupy backend: NVRTC could not build source {source.name!r}: {exc}"
+                ) from exc
 
     def asarray(self, a, dtype=None):
         return self.cupy.ascontiguousarray(self.cupy.asarray(a, dtype=dtype))
