@@ -104,3 +104,27 @@ def test_empty_batch():
     w = np.ones((3, 2, 3, 3))
     assert K.conv(x, w, None, backend="host").shape == (0, 3, 3, 3)
     assert K.max_pool(x, 2, backend="host").shape == (0, 2, 2, 2)
+
+
+@pytest.mark.parametrize(("count", "message"), [
+    (0, "no GPU is present (0 CUDA devices)"),
+    (RuntimeError("cudaErrorNoDevice"), "no usable CUDA device (cudaErrorNoDevice)"),
+])
+def test_cupy_without_a_gpu_is_a_clear_error(monkeypatch, count, message):
+    """CuPy importable but no device: the backend refuses, saying why (stub CuPy module)."""
+    import sys
+    import types
+
+    from nnbridge.kernels.cupy_backend import CupyBackend
+
+    def get_device_count():
+        if isinstance(count, Exception):
+            raise count
+        return count
+
+    stub = types.ModuleType("cupy")
+    stub.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=get_device_count))
+    monkeypatch.setitem(sys.modules, "cupy", stub)
+    with pytest.raises(BackendUnavailable, match=message.replace("(", r"\(").replace(")", r"\)")):
+        CupyBackend()
