@@ -5,6 +5,15 @@ spatial axes, each taking the spec's arguments plus ``backend=`` (``"cupy"``, ``
 or ``None`` for the fastest available). Results are arrays of the backend (CuPy arrays on
 ``"cupy"``, NumPy arrays on ``"host"``); gradients of parameters are summed over the batch.
 
+Modules: :mod:`~nnbridge.kernels.convolution` and :mod:`~nnbridge.kernels.pooling` (CUDA
+sources next to their launchers), :mod:`~nnbridge.kernels.host` (the C++ prelude, launcher
+and compile cache), :mod:`~nnbridge.kernels.cupy_backend`, :mod:`~nnbridge.kernels.nvcc_check`
+(the sources compiled for sm_90 and sm_80), :mod:`~nnbridge.kernels.crosscheck` (kernels
+against the specs, exact and float32 bounds) and :mod:`~nnbridge.kernels.verify`.
+
+On a GPU machine: ``pip install -e .[gpu,test]``, then ``python -m pytest tests/kernels`` (the
+cupy tests run instead of skipping) and ``python benchmarks/bench_kernels.py --gpu``.
+
 >>> import numpy as np
 >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
 >>> max_pool(x, 2, backend="host")[0, 0].tolist()
