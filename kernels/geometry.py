@@ -1,8 +1,9 @@
 """Argument checks and launch geometry shared by the kernel launchers.
 
-Every size comes from the proved formulas of :mod:`nnbridge.spec.shapes`, read with
-PyTorch's semantics (``semantics="torch"``): the kernels compute where Lean and PyTorch
-agree and raise :class:`~nnbridge.spec.errors.ShapeError` where PyTorch raises.
+Every size comes from the proved formulas of :mod:`nnbridge.spec.shapes`, with the specs'
+rule (:func:`nnbridge.spec._args.agreed_sizes`): the kernels compute where TorchLean's Nat
+reading and PyTorch's agree, and raise :class:`~nnbridge.spec.errors.ShapeError` (rule
+``"lean_torch_divergence"``) where they part ways, exactly where the specs do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from nnbridge.spec._args import agreed_sizes
 from nnbridge.spec.errors import ShapeError
 from nnbridge.spec.shapes import conv_out, conv_transpose_out, pool_out
 
@@ -95,7 +97,17 @@ def _spatial_rank(op: str, name: str, shape) -> int:
     return len(shape) - 2
 
 
-def _per_axis(op: str, name: str, value, rank: int) -> tuple[int, ...]:
+def _per_axis(op: str, name: str, value, rank: int, minimum: int = 0) -> tuple[int, ...]:
+    values = _ints(op, name, value, rank)
+    for axis, v in enumerate(values):
+        if v < minimum:
+            raise ShapeError(
+                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={values}",
+                rule=f"{name}_positive" if minimum == 1 else "nonneg_size")
+    return values
+
+
+def _ints(op: str, name: str, value, rank: int) -> tuple[int, ...]:
     if isinstance(value, np.integer):
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -148,9 +160,10 @@ def conv_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geom
         raise ShapeError(f"{op}: weight expects {w_c_in} input channels, x has {c_in}",
                          rule="channels")
     _check_bias(op, b, c_out)
-    s = _per_axis(op, "stride", stride, rank)
+    s = _per_axis(op, "stride", stride, rank, minimum=1)
     p = _per_axis(op, "padding", padding, rank)
-    out = conv_out(tuple(spatial), tuple(kernel), s, p, semantics="torch")
+    _per_axis(op, "kernel", tuple(kernel), rank, minimum=1)
+    out = agreed_sizes(op, conv_out, tuple(spatial), tuple(kernel), s, p)
     _check_grad(op, grad_y, (n, c_out, *out))
     _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(spatial),
                       math.prod(kernel) * math.prod(out)))
@@ -170,9 +183,10 @@ def conv_transpose_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=Non
         raise ShapeError(f"{op}: weight expects {w_c_in} input channels, x has {c_in}",
                          rule="channels")
     _check_bias(op, b, c_out)
-    s = _per_axis(op, "stride", stride, rank)
+    s = _per_axis(op, "stride", stride, rank, minimum=1)
     p = _per_axis(op, "padding", padding, rank)
-    out = conv_transpose_out(tuple(spatial), tuple(kernel), s, p, semantics="torch")
+    _per_axis(op, "kernel", tuple(kernel), rank, minimum=1)
+    out = agreed_sizes(op, conv_transpose_out, tuple(spatial), tuple(kernel), s, p)
     _check_grad(op, grad_y, (n, c_out, *out))
     _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(out),
                       math.prod(kernel) * math.prod(spatial)))
@@ -183,10 +197,10 @@ def pool_geometry(op, x_shape, kernel, stride, padding, kind, grad_y=None) -> Ge
     """Geometry of a pool over x ``(N, C, *s)``; channels are folded into planes."""
     rank = _spatial_rank(op, "x", x_shape)
     n, c, *spatial = x_shape
-    k = _per_axis(op, "kernel", kernel, rank)
-    s = k if stride is None else _per_axis(op, "stride", stride, rank)
+    k = _per_axis(op, "kernel", kernel, rank, minimum=1)
+    s = k if stride is None else _per_axis(op, "stride", stride, rank, minimum=1)
     p = _per_axis(op, "padding", padding, rank)
-    out = pool_out(tuple(spatial), k, s, p, semantics="torch", op=kind)
+    out = agreed_sizes(op, pool_out, tuple(spatial), k, s, p, op=kind)
     _check_grad(op, grad_y, (n, c, *out))
     _check_int32(op, (*spatial, *out, *k, *s, *p, math.prod(spatial), math.prod(out),
                       math.prod(k)))

@@ -20,20 +20,22 @@ B = np.zeros(4)
         (lambda be: K.conv(X, W.astype(np.float32), B, backend=be), "dtype", "float32"),
         (lambda be: K.conv(X.astype(np.int64), W, B, backend=be), "dtype", "int64"),
         (lambda be: K.conv(X.tolist(), W, B, backend=be), "array_type", "list"),
-        (lambda be: K.conv(X, W, B, stride=0, backend=be), "stride_positive", "stride=0"),
+        (lambda be: K.conv(X, W, B, stride=0, backend=be), "stride_positive", "stride=(0, 0)"),
         (lambda be: K.conv(X, W, B, stride=(1, 2, 1), backend=be), "axis_count", "(1, 2, 1)"),
         (lambda be: K.conv(X, W, B, padding=-1, backend=be), "nonneg_size", "-1"),
-        (lambda be: K.conv(X, np.zeros((4, 3, 9, 9)), B, backend=be), "kernel_fits", "9"),
+        (lambda be: K.conv(X, np.zeros((4, 3, 9, 9)), B, backend=be), "lean_torch_divergence",
+         "kernel_fits"),
         (lambda be: K.conv(X, W, B, stride=1.5, backend=be), "integer_size", "1.5"),
         (lambda be: K.conv_vjp(X, W, B, np.zeros((2, 4, 5, 4)), backend=be), "grad_shape",
          "(2, 4, 4, 4)"),
         (lambda be: K.conv_transpose(X, np.zeros((4, 3, 3, 3)), None, backend=be), "channels",
          "4 input"),
-        (lambda be: K.max_pool(X, 2, padding=2, backend=be), "pool_padding", "padding=2"),
+        (lambda be: K.max_pool(X, 2, padding=2, backend=be), "lean_torch_divergence",
+         "padding=2"),
         (lambda be: K.max_pool(X, (2, 2, 2), backend=be), "axis_count", "(2, 2, 2)"),
         (lambda be: K.avg_pool_vjp(X, np.zeros((2, 3, 2, 2)), 2, backend=be), "grad_shape",
          "(2, 3, 3, 3)"),
-        (lambda be: K.max_pool(X, 0, backend=be), "kernel_positive", "kernel=0"),
+        (lambda be: K.max_pool(X, 0, backend=be), "kernel_positive", "kernel=(0, 0)"),
     ],
 )
 def test_bad_input_names_rule_and_values(backend, call, rule, text):
@@ -41,3 +43,16 @@ def test_bad_input_names_rule_and_values(backend, call, rule, text):
         call(backend)
     assert info.value.rule == rule, str(info.value)
     assert text in str(info.value)
+
+
+def test_kernels_refuse_where_the_spec_refuses(backend):
+    """Where TorchLean's and PyTorch's sizes differ (transposed conv of one cell with
+    padding 1: Lean 3, PyTorch 1), kernel and spec both refuse, with the same rule."""
+    from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
+
+    x, w, b = np.zeros((1, 2, 1)), np.zeros((2, 3, 3)), np.zeros(3)
+    with pytest.raises(ShapeError) as spec_error:
+        spec_conv_transpose(x[0], w, b, 1, 1)
+    with pytest.raises(ShapeError) as kernel_error:
+        K.conv_transpose(x, w, b, 1, 1, backend=backend)
+    assert kernel_error.value.rule == spec_error.value.rule == "lean_torch_divergence"
