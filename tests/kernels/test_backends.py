@@ -128,3 +128,18 @@ def test_cupy_without_a_gpu_is_a_clear_error(monkeypatch, count, message):
     monkeypatch.setitem(sys.modules, "cupy", stub)
     with pytest.raises(BackendUnavailable, match=message.replace("(", r"\(").replace(")", r"\)")):
         CupyBackend()
+
+
+@needs_host
+def test_non_contiguous_inputs_and_absent_bias():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    view = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    assert not view.flags.c_contiguous
+    np.testing.assert_array_equal(K.conv(view, w, None, 1, 1, backend="host"),
+                                  K.conv(x, w, np.zeros(4), 1, 1, backend="host"))
+    grad_y = rng.standard_normal((2, 4, 7, 6))
+    grad_w, grad_b, _ = K.conv_vjp(x, w, None, grad_y, 1, 1, backend="host")
+    np.testing.assert_allclose(grad_b, grad_y.sum(axis=(0, 2, 3)), rtol=1e-12)
+    assert grad_w.shape == w.shape
