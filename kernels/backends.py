@@ -16,6 +16,8 @@ the threads of a block one after the other, is a faithful execution of the grid.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +27,13 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "KernelSource",
+    "Parameter",
     "all_sources",
     "available_backends",
     "backend_unavailable_reason",
+    "check_launch_arguments",
     "get_backend",
+    "kernel_parameters",
     "launch_config",
 ]
 
@@ -59,6 +64,94 @@ class KernelSource:
     kernels: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a ``__global__`` kernel: ``type`` is ``"T"`` (the element type) or
+    ``"int"``; ``pointer`` and ``const`` as written in the source."""
+
+    name: str
+    type: str
+    pointer: bool
+    const: bool
+
+    @property
+    def code(self) -> str:
+        """``"T*"``, ``"int*"``, ``"T"`` or ``"int"``: what the launch must pass."""
+        return self.type + ("*" if self.pointer else "")
+
+
+_PARAMETER = re.compile(r"^(const\s+)?(T|int)\s*(\*)?\s*(?:__restrict__\s*)?(\w+)$")
+
+
+@functools.cache
+def kernel_parameters(source: KernelSource, kernel: str) -> tuple[Parameter, ...]:
+    """The parameter list of ``template <typename T> __global__ void kernel(...)``, read
+    from the source text.
+
+    Raises
+    ------
+    ValueError
+        When the source does not define ``kernel`` once, or a parameter is not one of
+        ``[const] T*``, ``[const] int*``, ``T`` or ``int`` (the types the launchers pass).
+    """
+    found = re.findall(rf"__global__\s+void\s+{re.escape(kernel)}\s*\(([^)]*)\)", source.code)
+    if len(found) != 1:
+        raise ValueError(f"source {source.name!r} defines kernel {kernel!r} "
+                         f"{len(found)} times; expected once")
+    parameters = []
+    for text in found[0].split(","):
+        text = " ".join(text.split())
+        match = _PARAMETER.match(text)
+        if match is None:
+            raise ValueError(f"kernel {kernel!r}: unsupported parameter {text!r} (expected "
+                             "[const] T*, [const] int*, T or int)")
+        const, ctype, star, name = match.groups()
+        parameters.append(Parameter(name, ctype, bool(star), bool(const)))
+    return tuple(parameters)
+
+
+def check_launch_arguments(kernel: str, parameters: tuple[Parameter, ...], dtype,
+                           args: tuple) -> None:
+    """Refuse a launch whose arguments do not match the kernel's parameters.
+
+    A GPU launch packs its arguments blindly (a missing size or a float64 array behind a
+    ``float*`` is garbage, not an error), so both backends check here first: the count,
+    arrays exactly where pointers are, of the kernel's element type (``T`` = ``dtype``) or
+    int32, C-contiguous; integers where ints are, within C ``int``.
+
+    Raises
+    ------
+    TypeError
+        Naming the kernel, the parameter and what was passed.
+    """
+    ctype = CTYPES[np.dtype(dtype)]
+    if len(args) != len(parameters):
+        raise TypeError(
+            f"launch of {kernel}<{ctype}>: {len(args)} arguments for {len(parameters)} "
+            f"parameters ({', '.join(p.name for p in parameters)})")
+    for p, arg in zip(parameters, args, strict=True):
+        if p.pointer:
+            want = np.dtype(dtype) if p.type == "T" else np.dtype(np.int32)
+            if not (hasattr(arg, "dtype") and hasattr(arg, "flags")):
+                raise TypeError(f"launch of {kernel}<{ctype}>: parameter {p.name} "
+                                f"({p.code}) needs an array, got {type(arg).__name__}")
+            if arg.dtype != want or not arg.flags.c_contiguous:
+                raise TypeError(
+                    f"launch of {kernel}<{ctype}>: parameter {p.name} ({p.code}) needs a "
+                    f"C-contiguous {want} array, got {arg.dtype}"
+                    f"{'' if arg.flags.c_contiguous else ', not contiguous'}")
+        elif p.type == "int":
+            if isinstance(arg, bool) or not isinstance(arg, (int, np.integer)):
+                raise TypeError(f"launch of {kernel}<{ctype}>: parameter {p.name} (int) "
+                                f"needs an integer, got {type(arg).__name__}")
+            if not -(2**31) <= int(arg) < 2**31:
+                raise TypeError(f"launch of {kernel}<{ctype}>: parameter {p.name} (int) "
+                                f"= {int(arg)} does not fit a C int")
+        else:
+            raise TypeError(f"launch of {kernel}<{ctype}>: scalar T parameters are not "
+                            f"supported ({p.name})")
+
+
 def all_sources() -> tuple[KernelSource, ...]:
     """Every kernel source of the package (convolution, pooling)."""
     from .convolution import SOURCE as conv_source
@@ -85,12 +178,21 @@ class Backend:
     def to_numpy(self, a) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    sources: tuple[KernelSource, ...] = ()
+
     def launch(self, kernel: str, dtype, total: int, args: tuple) -> None:
         """Run ``kernel<ctype(dtype)>`` over ``total`` work items with ``args``.
 
         Array arguments are arrays of this backend; integers are passed as C ``int``.
         """
         raise NotImplementedError  # pragma: no cover - interface
+
+    def parameters(self, kernel: str) -> tuple[Parameter, ...]:
+        """``kernel``'s parameter list, from the source of this backend that defines it."""
+        for source in self.sources:
+            if kernel in source.kernels:
+                return kernel_parameters(source, kernel)
+        raise KeyError(f"no kernel source of backend {self.name!r} defines {kernel!r}")
 
     def __repr__(self) -> str:
         return f"<nnbridge kernel backend {self.name!r}>"

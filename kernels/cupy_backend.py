@@ -12,12 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import CTYPES, Backend, BackendUnavailable, launch_config
+from .backends import (
+    CTYPES,
+    Backend,
+    BackendUnavailable,
+    check_launch_arguments,
+    launch_config,
+)
 
-__all__ = ["CupyBackend"]
+__all__ = ["OPTIONS", "CupyBackend", "name_expressions"]
 
-#: NVRTC options; ``-std=c++17`` as for the host build.
+#: NVRTC options; ``-std=c++17`` as for the host build. :mod:`nnbridge.kernels.nvrtc_check`
+#: compiles every source with these same options, without a GPU.
 OPTIONS = ("-std=c++17",)
+
+
+def name_expressions(source) -> list[str]:
+    """The instantiations a source's ``RawModule`` names: ``kernel<float>``, ``kernel<double>``."""
+    return [f"{k}<{c}>" for k in source.kernels for c in ("float", "double")]
 
 
 class CupyBackend(Backend):
@@ -74,9 +86,8 @@ class CupyBackend(Backend):
             if kernel in source.kernels:
                 module = self._modules.get(source.name)
                 if module is None:
-                    names = [f"{k}<{c}>" for k in source.kernels for c in ("float", "double")]
                     module = self.cupy.RawModule(code=source.code, options=OPTIONS,
-                                                 name_expressions=names)
+                                                 name_expressions=name_expressions(source))
                     self._modules[source.name] = module
                 return module
         raise KeyError(f"no kernel source defines {kernel!r}")
@@ -84,13 +95,14 @@ class CupyBackend(Backend):
     def launch(self, kernel: str, dtype, total: int, args: tuple) -> None:
         if total <= 0:
             return
+        parameters = self.parameters(kernel)
+        check_launch_arguments(kernel, parameters, dtype, args)
         ctype = CTYPES[np.dtype(dtype)]
         function = self._functions.get((kernel, ctype))
         if function is None:
             function = self._module_for(kernel).get_function(f"{kernel}<{ctype}>")
             self._functions[(kernel, ctype)] = function
         grid, block = launch_config(total)
-        values = tuple(
-            np.int32(a) if isinstance(a, (int, np.integer)) else a for a in args
-        )
+        values = tuple(a if p.pointer else np.int32(a)
+                       for p, a in zip(parameters, args, strict=True))
         function((grid,), (block,), values)

@@ -27,7 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import CTYPES, Backend, BackendUnavailable, KernelSource, launch_config
+from .backends import (
+    CTYPES,
+    Backend,
+    BackendUnavailable,
+    KernelSource,
+    check_launch_arguments,
+    launch_config,
+)
 
 __all__ = [
     "FLAGS",
@@ -259,19 +266,13 @@ class HostBackend(Backend):
     def launch(self, kernel: str, dtype, total: int, args: tuple) -> None:
         if total <= 0:
             return
+        parameters = self.parameters(kernel)
+        check_launch_arguments(kernel, parameters, dtype, args)
         function = self._function(kernel, CTYPES[np.dtype(dtype)])
         grid, block = launch_config(total)
         dims = (ctypes.c_uint * 6)(grid, 1, 1, block, 1, 1)
-        values = []
-        for arg in args:
-            if isinstance(arg, np.ndarray):
-                if not arg.flags.c_contiguous:
-                    raise ValueError("host launch: array arguments must be C-contiguous")
-                values.append(ctypes.c_void_p(arg.ctypes.data))
-            elif isinstance(arg, (int, np.integer)):
-                values.append(ctypes.c_int(int(arg)))
-            else:
-                raise TypeError(f"host launch: unsupported argument {arg!r}")
+        values = [ctypes.c_void_p(arg.ctypes.data) if p.pointer else ctypes.c_int(int(arg))
+                  for p, arg in zip(parameters, args, strict=True)]
         params = (ctypes.c_void_p * len(values))(
             *[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values]
         )

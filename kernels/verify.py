@@ -1,4 +1,4 @@
-"""The kernels' step of ``nnbridge verify``: backends, nvcc compile check, cross-checks.
+"""The kernels' step of ``nnbridge verify``: backends, nvcc and NVRTC builds, cross-checks.
 
 Prints one table per part and returns True when every check that ran holds. A part that
 cannot run here (no nvcc, no GPU) is reported as not run, with the reason; it is never
@@ -58,7 +58,7 @@ def crosscheck_backend(backend: str | Backend, seed: int = 0) -> list[Comparison
     return results
 
 
-def verify_kernels(backends=None, *, nvcc: bool = True) -> bool:
+def verify_kernels(backends=None, *, nvcc: bool = True, nvrtc: bool = True) -> bool:
     """Run the kernel checks, print their figures, return True when all that ran hold."""
     from rich.table import Table
 
@@ -85,6 +85,24 @@ def verify_kernels(backends=None, *, nvcc: bool = True) -> bool:
             for r in nvcc_check():
                 ok &= r.ok
                 table.add_row(r.source, r.target, str(len(r.entries)),
+                              f"[{verdict_style(r.ok)}]{'PASS' if r.ok else 'FAIL'}[/]")
+            out.print(table)
+    if nvrtc:
+        from .nvrtc_check import find_nvrtc, nvrtc_check, nvrtc_version
+
+        if find_nvrtc() is None:
+            out.print("NVRTC build check: not run (no libnvrtc: install nvidia-cuda-nvrtc)")
+        else:
+            major, minor = nvrtc_version()
+            table = Table(title=f"NVRTC {major}.{minor} build, as the cupy backend builds it")
+            for column in ("source", "target", "name expressions", "signatures", "verdict"):
+                table.add_column(column)
+            for r in nvrtc_check():
+                ok &= r.ok
+                lowered = len(r.lowered) - len(r.missing)
+                table.add_row(r.source, r.target, f"{lowered} lowered, {len(r.missing)} missing",
+                              f"{len(r.lowered) - len(r.mismatched)} match, "
+                              f"{len(r.mismatched)} differ",
                               f"[{verdict_style(r.ok)}]{'PASS' if r.ok else 'FAIL'}[/]")
             out.print(table)
     if backends is None:
