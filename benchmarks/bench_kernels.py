@@ -164,10 +164,10 @@ def _gpu_bandwidth(cupy) -> dict:
 
 
 def run_gpu(repeats: int) -> dict:
-    import cupy
-
     if "cupy" not in K.available_backends():
         raise SystemExit(f"--gpu: {K.backend_unavailable_reason('cupy')}")
+    import cupy
+
     if not torch.cuda.is_available():
         raise SystemExit("--gpu: torch has no CUDA device")
     torch.backends.cudnn.allow_tf32 = False
