@@ -6,13 +6,18 @@ or ``None`` for the fastest available). Results are arrays of the backend (CuPy 
 ``"cupy"``, NumPy arrays on ``"host"``); gradients of parameters are summed over the batch.
 
 Modules: :mod:`~nnbridge.kernels.convolution` and :mod:`~nnbridge.kernels.pooling` (CUDA
-sources next to their launchers), :mod:`~nnbridge.kernels.host` (the C++ prelude, launcher
-and compile cache), :mod:`~nnbridge.kernels.cupy_backend`, :mod:`~nnbridge.kernels.nvcc_check`
-(the sources compiled for sm_90 and sm_80), :mod:`~nnbridge.kernels.crosscheck` (kernels
-against the specs, exact and float32 bounds) and :mod:`~nnbridge.kernels.verify`.
+sources next to their launchers), :mod:`~nnbridge.kernels.backends` (backend choice, and the
+launch-argument check against each kernel's parameter list), :mod:`~nnbridge.kernels.host`
+(the C++ prelude, launcher and compile cache), :mod:`~nnbridge.kernels.cupy_backend`,
+:mod:`~nnbridge.kernels.nvcc_check` and :mod:`~nnbridge.kernels.nvrtc_check` (the sources
+built for the GPU without one), :mod:`~nnbridge.kernels.crosscheck` (kernels against the
+specs, exact and float32 bounds), :mod:`~nnbridge.kernels.strategies` and
+:mod:`~nnbridge.kernels.implementation` (any implementation searched against the specs) and
+:mod:`~nnbridge.kernels.verify`.
 
-On a GPU machine: ``pip install -e .[gpu,test]``, then ``python -m pytest tests/kernels`` (the
-cupy tests run instead of skipping) and ``python benchmarks/bench_kernels.py --gpu``.
+On a GPU machine: ``bash benchmarks/gpu_session.sh run`` (or ``pip install -e .[gpu,test]``,
+then ``python -m pytest tests/kernels``, where the cupy tests run instead of skipping, and
+``python benchmarks/bench_kernels.py --gpu``).
 
 >>> import numpy as np
 >>> x = np.arange(16.0).reshape(1, 1, 4, 4)

@@ -49,7 +49,14 @@ from .pooling import avg_pool_vjp as kernel_avg_pool_vjp
 from .pooling import max_pool as kernel_max_pool
 from .pooling import max_pool_vjp as kernel_max_pool_vjp
 
-__all__ = ["Comparison", "compare", "conv_checks", "float32_tolerance", "pool_checks"]
+__all__ = [
+    "Comparison",
+    "as_numpy",
+    "compare",
+    "conv_checks",
+    "float32_tolerance",
+    "pool_checks",
+]
 
 _U32 = 2.0**-24
 
@@ -67,6 +74,7 @@ class Comparison:
     max_error: float
     worst_ratio: float
     passed: bool
+    detail: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,17 +92,39 @@ def compare(name: str, got, want, mode: str, magnitude=None, length: int = 1) ->
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
-        return Comparison(name, mode, math.inf, math.inf, False)
+        return Comparison(name, mode, math.inf, math.inf, False,
+                          f"shape {got.shape}, the spec's is {want.shape}")
     diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
     max_error = float(diff.max()) if diff.size else 0.0
     if mode == "exact":
-        equal = got.dtype == want.dtype and np.array_equal(got, want)
+        if got.dtype != want.dtype:
+            return Comparison(name, mode, max_error, math.inf, False,
+                              f"dtype {got.dtype}, expected {want.dtype}")
+        equal = np.array_equal(got, want)
         return Comparison(name, mode, max_error, 0.0 if equal else math.inf, bool(equal))
     tol = float32_tolerance(magnitude, length)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(diff == 0, 0.0, diff / tol)
     worst = float(ratio.max()) if ratio.size else 0.0
     return Comparison(name, mode, max_error, worst, bool(worst <= 1.0))
+
+
+def as_numpy(a) -> np.ndarray:
+    """A result as a NumPy array: NumPy and array-likes as is, CuPy arrays copied from the
+    GPU (``.get()``), torch tensors detached and moved to the CPU."""
+    if hasattr(a, "detach") and hasattr(a, "cpu"):
+        a = a.detach().cpu().numpy()
+    elif hasattr(a, "__cuda_array_interface__") and hasattr(a, "get"):
+        a = a.get()
+    return np.asarray(a)
+
+
+def _call(fn, *args):
+    """``fn(*args)``, its results as NumPy arrays (a tuple stays a tuple)."""
+    out = fn(*args)
+    if isinstance(out, (tuple, list)):
+        return tuple(as_numpy(a) for a in out)
+    return as_numpy(out)
 
 
 def _per_sample(fn, *batched, shared=()):
@@ -110,16 +140,32 @@ def _f64(*arrays):
 
 
 def conv_checks(x, w, b, grad_y, stride, padding, mode: str, *, transpose: bool = False,
-                backend=None) -> list[Comparison]:
-    """``conv``/``conv_vjp`` (or the transposed pair) of the kernels against the spec."""
-    be = get_backend(backend)
-    k_fwd, k_vjp = ((kernel_conv_transpose, kernel_conv_transpose_vjp) if transpose
-                    else (kernel_conv_fwd, kernel_conv_vjp))
+                backend=None, forward=None, vjp=None) -> list[Comparison]:
+    """``conv``/``conv_vjp`` (or the transposed pair) against the spec.
+
+    By default the package's kernels on ``backend``; with ``forward`` (and optionally
+    ``vjp``), any implementation with the kernels' signatures, ``forward(x, w, b, stride,
+    padding)`` and ``vjp(x, w, b, grad_y, stride, padding) -> (grad_w, grad_b, grad_x)``,
+    called on NumPy arrays and returning array-likes (see :func:`as_numpy`). Without a
+    ``vjp`` only ``y`` is compared.
+    """
     s_fwd, s_vjp = ((spec_conv.conv_transpose, spec_conv.conv_transpose_vjp) if transpose
                     else (spec_conv.conv, spec_conv.conv_vjp))
-    y = be.to_numpy(k_fwd(x, w, b, stride, padding, backend=be))
-    grad_w, grad_b, grad_x = (be.to_numpy(a) for a in
-                              k_vjp(x, w, b, grad_y, stride, padding, backend=be))
+    if forward is None:
+        be = get_backend(backend)
+        k_fwd, k_vjp = ((kernel_conv_transpose, kernel_conv_transpose_vjp) if transpose
+                        else (kernel_conv_fwd, kernel_conv_vjp))
+        y = be.to_numpy(k_fwd(x, w, b, stride, padding, backend=be))
+        grad_w, grad_b, grad_x = (be.to_numpy(a) for a in
+                                  k_vjp(x, w, b, grad_y, stride, padding, backend=be))
+    else:
+        y = _call(forward, x, w, b, stride, padding)
+        grad_w = grad_b = grad_x = None
+        if vjp is not None:
+            grads = _call(vjp, x, w, b, grad_y, stride, padding)
+            if not isinstance(grads, tuple) or len(grads) != 3:
+                raise TypeError("conv_checks: vjp must return (grad_w, grad_b, grad_x)")
+            grad_w, grad_b, grad_x = grads
     x64, w64, b64, gy64 = _f64(x, w, b, grad_y)
     want_y = _per_sample(lambda xn: s_fwd(xn, w64, b64, stride, padding), x64)
     want = _per_sample(lambda xn, gn: s_vjp(xn, w64, b64, gn, stride, padding), x64, gy64)
@@ -149,13 +195,19 @@ def conv_checks(x, w, b, grad_y, stride, padding, mode: str, *, transpose: bool 
     if mode == "exact":
         wanted = tuple(a.astype(np.float64) for a in wanted)
     return [compare(f"{op}.{name}", g, v, mode, m, length)
-            for name, g, v, m, length in zip(names, got, wanted, mags, lengths, strict=True)]
+            for name, g, v, m, length in zip(names, got, wanted, mags, lengths, strict=True)
+            if g is not None]
 
 
 def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
-                backend=None) -> list[Comparison]:
-    """``max_pool``/``avg_pool`` and their vjp, kernels against the spec."""
-    be = get_backend(backend)
+                backend=None, forward=None, vjp=None) -> list[Comparison]:
+    """``max_pool``/``avg_pool`` and their vjp against the spec.
+
+    By default the package's kernels on ``backend``; with ``forward`` (and optionally
+    ``vjp``), any implementation with the kernels' signatures, ``forward(x, kernel,
+    stride, padding)`` and ``vjp(x, grad_y, kernel, stride, padding) -> grad_x``, on NumPy
+    arrays. Without a ``vjp`` only ``y`` is compared.
+    """
     if kind == "max":
         k_fwd, k_vjp = kernel_max_pool, kernel_max_pool_vjp
         s_fwd, s_vjp = spec_pool.max_pool, spec_pool.max_pool_vjp
@@ -164,8 +216,13 @@ def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
         s_fwd, s_vjp = spec_pool.avg_pool, spec_pool.avg_pool_vjp
     else:
         raise ValueError(f"pool_checks: kind must be 'max' or 'avg', got {kind!r}")
-    y = be.to_numpy(k_fwd(x, kernel, stride, padding, backend=be))
-    grad_x = be.to_numpy(k_vjp(x, grad_y, kernel, stride, padding, backend=be))
+    if forward is None:
+        be = get_backend(backend)
+        y = be.to_numpy(k_fwd(x, kernel, stride, padding, backend=be))
+        grad_x = be.to_numpy(k_vjp(x, grad_y, kernel, stride, padding, backend=be))
+    else:
+        y = _call(forward, x, kernel, stride, padding)
+        grad_x = None if vjp is None else _call(vjp, x, grad_y, kernel, stride, padding)
     x64, gy64 = _f64(x, grad_y)
     want_y = _per_sample(lambda xn: s_fwd(xn, kernel, stride, padding), x64)
     want_x = _per_sample(lambda xn, gn: s_vjp(xn, gn, kernel, stride, padding), x64, gy64)
@@ -182,5 +239,8 @@ def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
                              np.abs(x64)) if kind == "avg" else np.zeros_like(want_y))
         mag_x = _per_sample(lambda xn, gn: s_vjp(xn, gn, kernel, stride, padding),
                             x64, np.abs(gy64))
-    return [compare(f"{kind}_pool.y", y, want_y, mode, mag_y, k_vol + 1),
-            compare(f"{kind}_pool.grad_x", grad_x, want_x, mode, mag_x, covering + 1)]
+    results = [compare(f"{kind}_pool.y", y, want_y, mode, mag_y, k_vol + 1)]
+    if grad_x is not None:
+        results.append(compare(f"{kind}_pool.grad_x", grad_x, want_x, mode, mag_x,
+                               covering + 1))
+    return results

@@ -12,7 +12,7 @@ from nnbridge.spec.errors import ShapeError
 __all__ = ["main"]
 
 #: Sub-command modules under ``nnbridge.commands``; each has ``register(subparsers)``.
-COMMANDS = ("prove", "adjoint", "unet")
+COMMANDS = ("prove", "adjoint", "unet", "kernels")
 
 
 def build_parser() -> argparse.ArgumentParser:
