@@ -9,7 +9,8 @@ work is in two CUDA kernels, :data:`SOURCE`:
     its adjoint as a gather: ``img[n, c, i] = sum over o, k with o*s - p + k = i of
     cols[n, (c, k), o]``, so no atomics are needed.
 
-Then, with ``W`` the weight as a matrix and ``@`` a per-sample matmul:
+Then, with ``W`` the weight as a matrix and ``@`` a per-sample matmul (the batch goes in
+chunks whose columns fit :data:`WORKSPACE_BYTES`):
 
 * conv: ``y = W @ im2col(x) + b``;
 * conv vjp: ``grad_w = sum_n grad_y[n] @ im2col(x)[n]^T``, ``grad_x = col2im(W^T @ grad_y)``;
@@ -28,7 +29,14 @@ from __future__ import annotations
 from .backends import KernelSource, get_backend
 from .geometry import conv_geometry, conv_transpose_geometry, prepare
 
-__all__ = ["SOURCE", "conv", "conv_transpose", "conv_transpose_vjp", "conv_vjp"]
+__all__ = [
+    "SOURCE",
+    "WORKSPACE_BYTES",
+    "conv",
+    "conv_transpose",
+    "conv_transpose_vjp",
+    "conv_vjp",
+]
 
 SOURCE = KernelSource(
     name="conv",
@@ -131,16 +139,38 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ img, int n_ba
 )
 
 
+#: Bytes of im2col columns a launcher holds at once: the batch is processed in chunks of
+#: samples whose columns fit (at least one sample per chunk), so memory stays bounded and
+#: every weight-gradient product is a plain 2-D GEMM (no transposed batched copy).
+WORKSPACE_BYTES = 256 * 2**20
+
+
+def _chunks(g, channels, itemsize):
+    """``(start, stop)`` sample ranges whose im2col columns fit :data:`WORKSPACE_BYTES`."""
+    per_sample = channels * g.k_vol * g.out_vol * itemsize
+    step = max(1, min(g.n, WORKSPACE_BYTES // max(1, per_sample)))
+    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+
+
 def _im2col(be, x, g, channels):
-    cols = be.xp.empty((g.n, channels * g.k_vol, g.out_vol), dtype=x.dtype)
-    be.launch("im2col", x.dtype, cols.size, (x, cols, g.n, channels, *g.args()))
+    """Columns of the samples of ``x`` (a leading slice of the batch is C-contiguous)."""
+    n = x.shape[0]
+    cols = be.xp.empty((n, channels * g.k_vol, g.out_vol), dtype=x.dtype)
+    be.launch("im2col", x.dtype, cols.size, (x, cols, n, channels, *g.args()))
     return cols
 
 
-def _col2im(be, cols, g, channels):
-    img = be.xp.empty((g.n, channels, *g.in_shape), dtype=cols.dtype)
-    be.launch("col2im", cols.dtype, img.size, (cols, img, g.n, channels, *g.args()))
+def _col2im(be, cols, g, channels, out=None):
+    n = cols.shape[0]
+    img = be.xp.empty((n, channels, *g.in_shape), dtype=cols.dtype) if out is None else out
+    be.launch("col2im", cols.dtype, img.size, (cols, img, n, channels, *g.args()))
     return img
+
+
+def _accumulate_weight_grad(xp, grad_w, left, cols):
+    """``grad_w += sum_i left[i] @ cols[i]^T``, one 2-D GEMM per sample."""
+    for i in range(cols.shape[0]):
+        grad_w += xp.matmul(left[i], cols[i].T)
 
 
 def conv(x, w, b=None, stride=1, padding=0, *, backend=None):
@@ -162,8 +192,10 @@ def conv(x, w, b=None, stride=1, padding=0, *, backend=None):
     be = get_backend(backend)
     x, w, b = prepare(be, "conv", x=x, w=w, b=b)
     g = conv_geometry("conv", x.shape, w.shape, b, stride, padding)
-    cols = _im2col(be, x, g, g.c_in)
-    y = be.xp.matmul(w.reshape(g.c_out, -1), cols)
+    w2 = w.reshape(g.c_out, -1)
+    y = be.xp.empty((g.n, g.c_out, g.out_vol), dtype=x.dtype)
+    for start, stop in _chunks(g, g.c_in, x.dtype.itemsize):
+        be.xp.matmul(w2, _im2col(be, x[start:stop], g, g.c_in), out=y[start:stop])
     if b is not None:
         y += b[:, None]
     return y.reshape(g.n, g.c_out, *g.out_shape)
@@ -188,12 +220,16 @@ def conv_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
     g = conv_geometry("conv_vjp", x.shape, w.shape, b, stride, padding, grad_y=grad_y.shape)
     xp = be.xp
     gy = grad_y.reshape(g.n, g.c_out, g.out_vol)
-    cols = _im2col(be, x, g, g.c_in)
-    grad_w = xp.matmul(gy, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    w2 = w.reshape(g.c_out, -1)
+    grad_w = xp.zeros(w2.shape, dtype=x.dtype)
+    grad_x = xp.empty(x.shape, dtype=x.dtype)
+    for start, stop in _chunks(g, g.c_in, x.dtype.itemsize):
+        cols = _im2col(be, x[start:stop], g, g.c_in)
+        _accumulate_weight_grad(xp, grad_w, gy[start:stop], cols)
+        grad_cols = xp.matmul(w2.T, gy[start:stop], out=cols)
+        _col2im(be, grad_cols, g, g.c_in, out=grad_x[start:stop])
     grad_b = gy.sum(axis=(0, 2))
-    grad_cols = xp.matmul(w.reshape(g.c_out, -1).T, gy)
-    grad_x = _col2im(be, grad_cols, g, g.c_in)
-    return grad_w, grad_b, grad_x
+    return grad_w.reshape(w.shape), grad_b, grad_x
 
 
 def conv_transpose(x, w, b=None, stride=1, padding=0, *, backend=None):
@@ -215,8 +251,11 @@ def conv_transpose(x, w, b=None, stride=1, padding=0, *, backend=None):
     be = get_backend(backend)
     x, w, b = prepare(be, "conv_transpose", x=x, w=w, b=b)
     g = conv_transpose_geometry("conv_transpose", x.shape, w.shape, b, stride, padding)
-    cols = be.xp.matmul(w.reshape(g.c_in, -1).T, x.reshape(g.n, g.c_in, g.out_vol))
-    y = _col2im(be, cols, g, g.c_out)
+    w2t = w.reshape(g.c_in, -1).T
+    x3 = x.reshape(g.n, g.c_in, g.out_vol)
+    y = be.xp.empty((g.n, g.c_out, *g.in_shape), dtype=x.dtype)
+    for start, stop in _chunks(g, g.c_out, x.dtype.itemsize):
+        _col2im(be, be.xp.matmul(w2t, x3[start:stop]), g, g.c_out, out=y[start:stop])
     if b is not None:
         y += b.reshape(g.c_out, *([1] * len(g.in_shape)))
     return y
@@ -235,9 +274,13 @@ def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
     g = conv_transpose_geometry("conv_transpose_vjp", x.shape, w.shape, b, stride, padding,
                                 grad_y=grad_y.shape)
     xp = be.xp
-    cols = _im2col(be, grad_y, g, g.c_out)
     x3 = x.reshape(g.n, g.c_in, g.out_vol)
-    grad_x = xp.matmul(w.reshape(g.c_in, -1), cols).reshape(x.shape)
-    grad_w = xp.matmul(x3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    w2 = w.reshape(g.c_in, -1)
+    grad_w = xp.zeros(w2.shape, dtype=x.dtype)
+    grad_x = xp.empty((g.n, g.c_in, g.out_vol), dtype=x.dtype)
+    for start, stop in _chunks(g, g.c_out, x.dtype.itemsize):
+        cols = _im2col(be, grad_y[start:stop], g, g.c_out)
+        xp.matmul(w2, cols, out=grad_x[start:stop])
+        _accumulate_weight_grad(xp, grad_w, x3[start:stop], cols)
     grad_b = grad_y.reshape(g.n, g.c_out, -1).sum(axis=(0, 2))
-    return grad_w, grad_b, grad_x
+    return grad_w.reshape(w.shape), grad_b, grad_x.reshape(x.shape)
