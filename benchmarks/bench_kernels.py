@@ -8,8 +8,12 @@ GPU's memory bandwidth. Targets: conv >= 0.5x cuDNN's throughput, pooling >= 0.8
 Results: benchmarks/results/bench_kernels_gpu.json.
 
 CPU (default): the host backend (the same CUDA source compiled by the C++ compiler)
-against torch's CPU conv and pools, for information, at small sizes. Results:
-benchmarks/results/bench_kernels_cpu.json.
+against torch's CPU conv and pools, for information: a small case and the UNet-like conv
+(N=8, 64 -> 64, 128x128), one thread each (OpenMP, OpenBLAS and torch each keep a thread
+pool; on a small machine their spinning workers steal each other's cores and the figures
+mean little; set OMP_NUM_THREADS to change it). The conv cases also report the kernel's
+peak memory (tracemalloc) against the im2col columns of the whole batch, which the launcher
+bounds by processing the batch in chunks. Results: benchmarks/results/bench_kernels_cpu.json.
 
 A ratio is ``reference_time / kernel_time``: the kernel's throughput as a fraction of the
 reference's (1.0 = as fast; above 1 = faster).
@@ -26,13 +30,20 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
+import tracemalloc
 from pathlib import Path
 
-import nnbridge.kernels as K
-import numpy as np
-import torch
-import torch.nn.functional as F
+if "--gpu" not in sys.argv:  # before NumPy and torch start their thread pools
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import nnbridge.kernels as K  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from nnbridge.kernels import convolution  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -93,13 +104,28 @@ def _conv_cases(xp, to_torch, backend, n, c, size, repeats, sync, dtype=np.float
     got = K.conv(xk, wk, bk, 1, 1, backend=backend)
     err = float(np.abs(np.asarray(K.get_backend(backend).to_numpy(got))
                        - ref.cpu().numpy()).max())
+    columns = n * c * 9 * size * size * np.dtype(dtype).itemsize
     fwd = _case(f"conv forward, {label}", lambda: K.conv(xk, wk, bk, 1, 1, backend=backend),
                 lambda: F.conv2d(xt, wt, bt, padding=1), repeats, sync,
-                {"max_abs_difference": err})
+                {"max_abs_difference": err, "whole_batch_columns_bytes": columns})
     bwd = _case(f"conv backward (grad_w, grad_b, grad_x), {label}",
                 lambda: K.conv_vjp(xk, wk, bk, gk, 1, 1, backend=backend), torch_backward,
-                repeats, sync)
+                repeats, sync, {"whole_batch_columns_bytes": columns})
+    if xp is np:  # host: NumPy allocations are visible to tracemalloc
+        fwd["kernel_peak_bytes"] = _peak(lambda: K.conv(xk, wk, bk, 1, 1, backend=backend))
+        bwd["kernel_peak_bytes"] = _peak(
+            lambda: K.conv_vjp(xk, wk, bk, gk, 1, 1, backend=backend))
     return [fwd, bwd]
+
+
+def _peak(fn) -> int:
+    """Peak bytes NumPy allocates during ``fn()`` (outputs and workspace)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _pool_cases(xp, to_torch, backend, n, c, size, repeats, sync, bandwidth=None):
@@ -138,11 +164,15 @@ def _pool_cases(xp, to_torch, backend, n, c, size, repeats, sync, bandwidth=None
 
 def run_cpu(repeats: int) -> dict:
     sync = lambda: None  # noqa: E731
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(threads)
     cases = _conv_cases(np, torch.from_numpy, "host", 2, 16, 32, repeats, sync)
+    cases += _conv_cases(np, torch.from_numpy, "host", 8, 64, 128, max(3, repeats // 3), sync)
     cases += _pool_cases(np, torch.from_numpy, "host", 2, 16, 64, repeats, sync)
     return {"device": f"CPU ({platform.machine()}, {os.cpu_count()} cores), host backend "
-                      "vs torch CPU", "backend": "host", "torch_threads": torch.get_num_threads(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "default"),
+                      "vs torch CPU", "backend": "host", "threads": threads,
+            "torch_threads": torch.get_num_threads(),
+            "workspace_bytes_bound": convolution.WORKSPACE_BYTES,
             "cases": cases, "versions": _versions()}
 
 
