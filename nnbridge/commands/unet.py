@@ -116,7 +116,7 @@ def run_rule(args) -> int:
                   f"exceptions {list(r.exceptions)}; [{style}]{r.status}[/] by Z3 for all n >= 1"
                   f"{cex}, {r.seconds:.3f}s)")
         for layer, sizes in r.singles.items():
-            out.print(f"      instance norm after {layer} sees one element at {list(sizes)}: "
+            out.print(f"      the norm after {layer} sees one element at {list(sizes)}: "
                       "invalid when every axis is there")
         for c in closed.get(r.axis, []):
             out.print(f"      {c['stage']}(n) = {c['closed']}  for n >= {c['from']} "

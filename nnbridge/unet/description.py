@@ -3,7 +3,7 @@
 A :class:`UNetDescription` is a list of :class:`Level` s (encoder block, skip tap, down step;
 on the way back: up step, skip join, decoder block), a bottom block and a head. Each layer
 carries only what shapes depend on (kernel, stride, padding, dilation, ceil_mode,
-output_padding, an upsampling factor, an instance norm). Every value is an ``int`` or a
+output_padding, an upsampling factor, an instance or batch norm). Every value is an ``int`` or a
 per-axis tuple (anisotropic 3D).
 
 The flow along one axis of size ``n``::
@@ -87,8 +87,9 @@ def _rank_of(values) -> set[int]:
 
 @dataclass(frozen=True)
 class Conv:
-    """``nn.ConvNd(kernel, stride, padding, dilation)``, optionally followed by an instance
-    norm (``norm="instance"``: PyTorch needs more than one spatial element)."""
+    """``nn.ConvNd(kernel, stride, padding, dilation)``, optionally followed by a norm:
+    ``"instance"`` (PyTorch needs more than one spatial element) or ``"batch"`` (the same,
+    in training with a batch of 1: see ``UNetDescription.training_batch``)."""
 
     kernel: Any = 3
     stride: Any = 1
@@ -298,6 +299,11 @@ class UNetDescription:
     multiple_of
         A check the network makes itself before running (segmentation_models_pytorch's
         ``check_input_shape``), an int or per-axis tuple; ``None`` for none.
+    training_batch
+        The batch size in training, where it constrains sizes: with 1, every batch norm
+        needs more than one spatial element (PyTorch: "Expected more than 1 value per
+        channel when training"), as an instance norm always does. ``None``: batch norms
+        are not modelled (eval mode, or batches of 2 or more, which never fail).
     """
 
     name: str = "custom"
@@ -307,6 +313,7 @@ class UNetDescription:
     spatial_dims: int = 2
     output: str = "same"
     multiple_of: Any = None
+    training_batch: int | None = None
     semantics: str = field(default="torch")
 
     def __post_init__(self):
@@ -334,6 +341,11 @@ class UNetDescription:
         if self.output not in OUTPUTS:
             raise ShapeError(f"output must be one of {OUTPUTS}, got {self.output!r}",
                              rule="description_value")
+        if self.training_batch is not None and (
+                isinstance(self.training_batch, bool) or not isinstance(self.training_batch, int)
+                or not 1 <= self.training_batch <= 2**31):
+            raise ShapeError(f"training_batch must be a positive integer or None, got "
+                             f"{self.training_batch!r}", rule="description_value")
         if self.multiple_of is not None:
             object.__setattr__(self, "multiple_of", _param(
                 "description", "multiple_of", self.multiple_of, minimum=1,
@@ -470,7 +482,8 @@ def from_dict(data: Any) -> UNetDescription:
             raise ShapeError(f"description: 'levels' must be a list of tables, got {raw!r}",
                              rule="description_value")
         levels = tuple(_level(f"levels[{i}]", item) for i, item in enumerate(raw))
-    kwargs = {k: data[k] for k in ("name", "spatial_dims", "output", "multiple_of") if k in data}
+    kwargs = {k: data[k] for k in ("name", "spatial_dims", "output", "multiple_of",
+                                   "training_batch") if k in data}
     return UNetDescription(levels=levels, bottom=_layers("bottom", data.get("bottom"), "conv"),
                            head=_layers("head", data.get("head"), "conv"), **kwargs)
 

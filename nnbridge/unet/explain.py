@@ -153,7 +153,7 @@ def _nearest(rules, sizes, valid, avoid):
     below = [s if ok else r.at_or_below(s) for r, s, ok in zip(rules, sizes, valid, strict=True)]
     above = [s if ok else r.at_or_above(s) for r, s, ok in zip(rules, sizes, valid, strict=True)]
     if avoid:
-        # instance norms: every axis at a single-element size together is invalid; move the
+        # norms on one element: every axis at a single-element size together is invalid; move the
         # axes that must move anyway (or, if none must, each axis: moving one suffices)
         movable = [i for i, ok in enumerate(valid) if not ok and sizes[i] not in avoid[i]]
         movable = movable or list(range(len(sizes)))

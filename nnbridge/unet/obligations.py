@@ -52,7 +52,9 @@ class Trace:
     size: Any
     stages: list = field(default_factory=list)  # (name, size or None when not reached)
     obligations: list = field(default_factory=list)
-    norms: list = field(default_factory=list)  # (layer name, size) for instance norms
+    # (layer name, size, kind) for the norms that fail on one spatial element: instance
+    # norms, and batch norms when training with a batch of 1
+    norms: list = field(default_factory=list)
 
     @property
     def valid(self):
@@ -73,7 +75,8 @@ class Trace:
 class _Tracer:
     """Applies layers in order, recording sizes and obligations, for int or symbolic sizes."""
 
-    def __init__(self, axis_name: str, n):
+    def __init__(self, axis_name: str, n, single_element_norms=("instance",)):
+        self.single_element_norms = single_element_norms
         self.symbolic = is_symbolic(n)
         self.r = reading_for(n)
         self.trace = Trace(axis_name, n, [("input", n)])
@@ -115,8 +118,9 @@ class _Tracer:
             name, f"{label} runs", holds, {} if self.symbolic else {"in": size, "out": out},
             "runs"))
         self.trace.stages.append((name, out))
-        if getattr(layer, "norm", None) == "instance":
-            self.trace.norms.append((name, out))
+        norm = getattr(layer, "norm", None)
+        if norm in self.single_element_norms:
+            self.trace.norms.append((name, out, norm))
         return out
 
 
@@ -131,7 +135,8 @@ def trace(desc: UNetDescription, axis: int, n) -> Trace:
     """Every size and obligation on axis ``axis`` for input size ``n`` (int or symbolic)."""
     if hasattr(desc, "trace"):  # descriptions with their own obligations (TorchLean's UNet2)
         return desc.trace(axis, n)
-    t = _Tracer(desc.axis_names[axis], n)
+    t = _Tracer(desc.axis_names[axis], n, ("instance", "batch")
+                if getattr(desc, "training_batch", None) == 1 else ("instance",))
     r = t.r
     if desc.multiple_of is not None:
         m = _on(desc.multiple_of, axis)
@@ -181,16 +186,20 @@ def valid_term(desc, axis: int, n):
     return trace(desc, axis, n).valid
 
 
+_NORM_WORDS = {"instance": "instance norm", "batch": "batch norm in training, batch of 1"}
+
+
 def joint_obligations(traces: list[Trace]) -> list[Obligation]:
-    """Instance norms: more than one spatial element, the product of the sizes over the axes.
+    """Norms that fail on one spatial element: more than one, the product over the axes.
 
     PyTorch raises "Expected more than 1 spatial element when training" for an instance
-    norm without running statistics, in eval mode too.
+    norm without running statistics, in eval mode too, and "Expected more than 1 value per
+    channel when training" for a batch norm in training with a batch of 1.
     """
     found = []
     if not traces or not traces[0].norms:
         return found
-    for k, (name, _) in enumerate(traces[0].norms):
+    for k, (name, _, kind) in enumerate(traces[0].norms):
         sizes = [t.norms[k][1] if k < len(t.norms) else None for t in traces]
         if any(s is None for s in sizes):
             continue
@@ -198,6 +207,7 @@ def joint_obligations(traces: list[Trace]) -> list[Obligation]:
         for s in sizes:
             product *= s
         found.append(Obligation(
-            f"{name}_norm", "instance norm: more than one spatial element (product over the "
-            "axes)", product > 1, {t.axis: s for t, s in zip(traces, sizes, strict=True)}, "norm"))
+            f"{name}_norm", f"{_NORM_WORDS[kind]}: more than one spatial element (product "
+            "over the axes)", product > 1,
+            {t.axis: s for t, s in zip(traces, sizes, strict=True)}, "norm"))
     return found

@@ -180,7 +180,8 @@ def _monai(p):
     * up ``i``: ``ConvTranspose(strides=s_i, up_kernel_size, padding=same_padding(up_k),
       output_padding=s_i - 1)`` (``conv_only`` at the top without residual units), then with
       residual units a stride-1 ``ResidualUnit`` of one conv (no norm at the top);
-    * instance norm raises for a single spatial element (a joint condition over the axes).
+    * instance norm raises for a single spatial element (a joint condition over the axes);
+      so does batch norm in training with a batch of 1 (``training_batch=1``).
 
     ``len(strides)`` may exceed ``len(channels) - 1`` (MONAI ignores the rest, warning).
     """
@@ -201,7 +202,7 @@ def _monai(p):
                              rule="param_value")
     k, uk, nru = p["kernel_size"], p["up_kernel_size"], p["num_res_units"]
     pad, upad = _same_padding(k), _same_padding(uk)
-    norm = None if p["norm"] != "instance" else "instance"
+    norm = None if p["norm"] == "none" else p["norm"]
 
     def unit(stride, count, last_norm=norm):
         convs = [Conv(k, stride if i == 0 else 1, pad, norm=norm) for i in range(count)]
@@ -221,7 +222,7 @@ def _monai(p):
     levels.append(Level(skip="concat"))  # the skip around the bottom layer
     dims = p["spatial_dims"]
     return UNetDescription("monai", tuple(levels), bottom=unit(1, max(1, nru)),
-                           spatial_dims=dims)
+                           spatial_dims=dims, training_batch=p["training_batch"] or None)
 
 
 _MONAI = {
@@ -233,6 +234,8 @@ _MONAI = {
     "num_res_units": Param(0, "int", "num_res_units"),
     "norm": Param("instance", "choice", "norm: instance (constrains sizes), batch or none",
                   ("instance", "batch", "none")),
+    "training_batch": Param(0, "int", "batch size in training; with norm=batch, 1 constrains "
+                                      "sizes like instance norm (0: eval or not modelled)"),
 }
 
 

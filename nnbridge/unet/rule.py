@@ -40,7 +40,7 @@ class Rule:
     counterexample: int | None = None
     seconds: float = 0.0
     runs_from: int = 1  # every layer runs for all n >= runs_from
-    singles: dict = field(default_factory=dict)  # instance-norm layer -> sizes where it sees 1
+    singles: dict = field(default_factory=dict)  # norm layer -> sizes where it sees 1
 
     @property
     def proved(self) -> bool:
@@ -140,7 +140,7 @@ def _scan(desc, axis: int, upto: int):
         t = trace(desc, axis, n)
         ok.append(t.valid)
         runs.append(all(o.holds for o in t.obligations if o.kind == "runs"))
-        singles.append({name: size for name, size in t.norms if size == 1} if t.valid else {})
+        singles.append({name: size for name, size, _ in t.norms if size == 1} if t.valid else {})
     return ok, runs, singles
 
 
@@ -184,7 +184,7 @@ def _rule_term(rule: Rule, n):
 
 
 def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) -> Rule:
-    """Ask Z3 whether some ``n >= 1`` has ``valid(n) != rule(n)``; also each instance norm's
+    """Ask Z3 whether some ``n >= 1`` has ``valid(n) != rule(n)``; also each single-element norm's
     single-element sizes. Returns the rule with ``status`` and, if refuted, the least
     counterexample found."""
     import z3
@@ -195,7 +195,7 @@ def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) 
     valid = t.valid
     valid = z3.BoolVal(valid) if isinstance(valid, bool) else valid
     goals = [(valid, _rule_term(rule, n))]
-    norms = dict(t.norms)
+    norms = {name: size for name, size, _ in t.norms}
     for name in norms:
         sizes = rule.singles.get(name, ())
         goals.append((z3.And(valid, norms[name] == 1),

@@ -74,3 +74,31 @@ def test_monai_unet_runs_exactly_on_valid_sizes(params, shapes):
     agree = [(shape, check(desc, shape).valid, _monai_runs(net, shape)) for shape in shapes]
     assert [a for a in agree if a[1] != a[2]] == []
     assert any(v for _, v, _ in agree) and not all(v for _, v, _ in agree)
+
+
+BATCH_NORM_SHAPES = [(16, 16), (16, 32), (32, 16), (32, 32), (48, 16), (8, 8), (24, 16)]
+
+
+@pytest.mark.parametrize("training_batch", [1, 2])
+def test_monai_batch_norm_in_training_agrees(training_batch):
+    """Batch norm in training: a 1x1 bottleneck fails with a batch of 1 only."""
+    pytest.importorskip("monai")
+    import torch
+    from monai.networks.nets import UNet
+
+    params = {"strides": "2,2,2,2", "norm": "batch", "training_batch": str(training_batch)}
+    desc = build_preset("monai", params)
+    net = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(2,) * 5,
+               strides=(2, 2, 2, 2), norm="batch").train()
+
+    def runs(shape):
+        try:
+            with torch.no_grad():
+                y = net(torch.zeros((training_batch, 1, *shape)))
+        except (RuntimeError, ValueError):
+            return False
+        return tuple(y.shape[2:]) == shape
+
+    agree = [(s, check(desc, s).valid, runs(s)) for s in BATCH_NORM_SHAPES]
+    assert [a for a in agree if a[1] != a[2]] == []
+    assert check(desc, (16, 16)).valid is (training_batch != 1)

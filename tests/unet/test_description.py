@@ -45,6 +45,9 @@ def test_json_example_anisotropic():
     ({"levels": "four"}, "description_value"),
     ({"level": {}, "depth": 0}, "description_value"),
     ({"spatial_dims": 4, "levels": [{}]}, "description_value"),
+    ({"training_batch": 0, "levels": [{}]}, "description_value"),
+    ({"training_batch": True, "levels": [{}]}, "description_value"),
+    ({"training_batch": "1", "levels": [{}]}, "description_value"),
     ([1, 2], "description_value"),
 ])
 def test_bad_descriptions_name_the_problem(data, rule):
@@ -104,3 +107,16 @@ def test_file_fuzz_only_shape_errors(tmp_path_factory, text):
 def test_json_round_trip():
     data = json.loads((EXAMPLES / "anisotropic3d.json").read_text())
     assert from_dict(data) == load(EXAMPLES / "anisotropic3d.json")
+
+
+def test_training_batch_from_a_file_constrains_batch_norms():
+    data = {"training_batch": 1, "levels": [
+        {"convs": [{"kernel": 3, "padding": 1, "norm": "batch"}],
+         "down": [{"type": "max_pool", "kernel": 2}],
+         "up": [{"type": "conv_transpose", "kernel": 2, "stride": 2}]}],
+        "bottom": [{"kernel": 3, "padding": 1, "norm": "batch"}]}
+    desc = from_dict(data)
+    assert desc.training_batch == 1
+    assert not check(desc, (2, 2)).valid  # the bottom's batch norm sees 1x1
+    assert check(desc, (2, 4)).valid
+    assert check(from_dict({**data, "training_batch": 2}), (2, 2)).valid

@@ -19,6 +19,7 @@ CASES = [
     ("monai", {}),
     ("monai", {"strides": "2,3,2", "num_res_units": "2", "kernel_size": "5"}),
     ("monai", {"spatial_dims": "3", "strides": "2x2x1,2,2", "kernel_size": "3x3x1"}),
+    ("monai", {"norm": "batch", "training_batch": "1", "strides": "2,2,3"}),
     ("smp", {}),
     ("smp", {"encoder_depth": "3"}),
     ("smp", {"version": "0.6"}),
@@ -76,6 +77,17 @@ def test_instance_norm_joint_condition():
     assert [(a.nearest_below, a.nearest_above) for a in r.axes] == [(16, 16), (None, 32)]
     r = check("monai", "16x16")
     assert [a.nearest_above for a in r.axes] == [32, 32]
+
+
+def test_batch_norm_constrains_only_in_training_with_a_batch_of_1():
+    for batch, valid in (("0", True), ("1", False), ("4", True)):
+        desc = build_preset("monai", {"norm": "batch", "training_batch": batch})
+        result = check(desc, "16x16")
+        assert result.valid is valid
+        if not valid:
+            assert "batch norm in training, batch of 1" in result.message()
+            assert rule_for(desc, 0).singles  # the sizes where a norm sees one element
+    assert check(build_preset("monai", {"norm": "none", "training_batch": "1"}), "16x16").valid
 
 
 def test_planted_wrong_rules_are_refuted_with_a_counterexample():
