@@ -9,11 +9,12 @@ Modules: :mod:`~nnbridge.kernels.convolution` and :mod:`~nnbridge.kernels.poolin
 sources next to their launchers), :mod:`~nnbridge.kernels.backends` (backend choice, and the
 launch-argument check against each kernel's parameter list), :mod:`~nnbridge.kernels.host`
 (the C++ prelude, launcher and compile cache), :mod:`~nnbridge.kernels.cupy_backend`,
-:mod:`~nnbridge.kernels.nvcc_check` and :mod:`~nnbridge.kernels.nvrtc_check` (the sources
-built for the GPU without one), :mod:`~nnbridge.kernels.crosscheck` (kernels against the
-specs, exact and float32 bounds), :mod:`~nnbridge.kernels.strategies` and
-:mod:`~nnbridge.kernels.implementation` (any implementation searched against the specs) and
-:mod:`~nnbridge.kernels.verify`.
+:mod:`~nnbridge.kernels.device` (the index arithmetic every source starts with: fixed-
+divisor division by multiply and shift), :mod:`~nnbridge.kernels.nvcc_check` and
+:mod:`~nnbridge.kernels.nvrtc_check` (the sources built for the GPU without one),
+:mod:`~nnbridge.kernels.crosscheck` (kernels against the specs, exact and float32 bounds),
+:mod:`~nnbridge.kernels.strategies` and :mod:`~nnbridge.kernels.implementation` (any
+implementation searched against the specs) and :mod:`~nnbridge.kernels.verify`.
 
 On a GPU machine: ``bash benchmarks/gpu_session.sh run`` (or ``pip install -e .[gpu,test]``,
 then ``python -m pytest tests/kernels``, where the cupy tests run instead of skipping, and

@@ -9,9 +9,11 @@
 
 Every kernel is a templated ``__global__`` function over the element type, instantiated for
 ``float`` and ``double``, written as a grid-stride loop: it is correct for any launch
-configuration, and it uses neither shared memory nor ``__syncthreads`` nor atomics (the
-backward passes are gathers), so running the blocks one after the other on the host, and
-the threads of a block one after the other, is a faithful execution of the grid.
+configuration (each backend caps the grid at about what it runs at once, so that a thread
+sets its divisors up once and takes many elements), and it uses neither shared memory nor
+``__syncthreads`` nor atomics (the backward passes are gathers), so running the blocks one
+after the other on the host, and the threads of a block one after the other, is a faithful
+execution of the grid.
 """
 
 from __future__ import annotations
@@ -160,9 +162,11 @@ def all_sources() -> tuple[KernelSource, ...]:
     return (conv_source, pool_source)
 
 
-def launch_config(total: int) -> tuple[int, int]:
-    """``(grid, block)`` for ``total`` work items: one thread each, grid capped."""
-    grid = max(1, min(-(-total // BLOCK), _MAX_GRID))
+def launch_config(total: int, max_blocks: int = _MAX_GRID) -> tuple[int, int]:
+    """``(grid, block)`` for ``total`` work items: one thread each, up to ``max_blocks``
+    blocks; beyond, each thread's grid-stride loop takes several (the kernels set their
+    divisors up once per thread, so a backend caps the grid at what it runs at once)."""
+    grid = max(1, min(-(-total // BLOCK), max_blocks, _MAX_GRID))
     return grid, BLOCK
 
 
@@ -171,6 +175,8 @@ class Backend:
 
     name: str = "?"
     xp = np
+    #: Most blocks per launch: about what the machine runs at once.
+    max_blocks: int = _MAX_GRID
 
     def asarray(self, a, dtype=None):  # pragma: no cover - interface
         raise NotImplementedError

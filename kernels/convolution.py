@@ -27,6 +27,7 @@ padding 0), so one kernel serves 1-D, 2-D and 3-D.
 from __future__ import annotations
 
 from .backends import KernelSource, get_backend
+from .device import DEVICE_HELPERS
 from .geometry import conv_geometry, conv_transpose_geometry, prepare
 
 __all__ = [
@@ -41,35 +42,10 @@ __all__ = [
 SOURCE = KernelSource(
     name="conv",
     kernels=("im2col", "col2im"),
-    code=r"""
-#ifndef NNBRIDGE_KERNEL_HELPERS  // shared by the sources; defined once per module
-#define NNBRIDGE_KERNEL_HELPERS
-// idx = plane * volume + at with 0 <= at < volume < 2**31; returns plane. 32-bit division
-// whenever idx fits, as 64-bit integer division is several times slower (GPUs and CPUs).
-__device__ __forceinline__ long long nnb_split(long long idx, int volume, int* at) {
-  if (idx <= 0x7fffffffLL) {
-    const int q = (int)idx / volume;
-    *at = (int)idx - q * volume;
-    return q;
-  }
-  const long long q = idx / volume;
-  *at = (int)(idx - q * volume);
-  return q;
-}
-
-// Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.
-__device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int n_out,
-                                                 int* lo, int* hi) {
-  const int top = i + p;               // o*s <= i + p
-  const int bottom = top - k + 1;      // o*s >= i + p - k + 1
-  *hi = top / s;
-  if (*hi > n_out - 1) *hi = n_out - 1;
-  *lo = bottom <= 0 ? 0 : (bottom + s - 1) / s;
-}
-#endif
-
+    code=DEVICE_HELPERS + r"""
 // cols[n, ((c*kd + a)*kh + b)*kw + e, (od*oh + u)*ow + v] = x[n, c, u*s - p + ...] or 0.
-// One thread per element of cols, in cols' row-major order (coalesced writes).
+// Consecutive threads take consecutive elements of cols, in its row-major order (coalesced
+// writes); each thread sets its divisors up once and loops over the grid.
 template <typename T>
 __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int n_batch,
                        int channels, int in_d, int in_h, int in_w, int out_d, int out_h,
@@ -77,16 +53,19 @@ __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int n_batc
                        int p_d, int p_h, int p_w) {
   const long long total = (long long)n_batch * channels * k_d * k_h * k_w * out_d * out_h * out_w;
   const long long step = (long long)blockDim.x * gridDim.x;
+  const nnb_divisor d_plane = nnb_make_divisor(k_d * k_h * k_w * out_d * out_h * out_w);
+  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
+  const nnb_divisor d_od = nnb_make_divisor(out_d), d_kw = nnb_make_divisor(k_w);
+  const nnb_divisor d_kh = nnb_make_divisor(k_h);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int r;
-    const long long plane = nnb_split(idx, k_d * k_h * k_w * out_d * out_h * out_w, &r);
-    const int v = r % out_w; r /= out_w;
-    const int u = r % out_h; r /= out_h;
-    const int t = r % out_d; r /= out_d;
-    const int e = r % k_w; r /= k_w;
-    const int b = r % k_h; r /= k_h;
-    const int a = r;
+    int r, v, u, t, e, b;
+    const long long plane = nnb_split(idx, d_plane, &r);
+    r = nnb_divmod(r, d_ow, &v);
+    r = nnb_divmod(r, d_oh, &u);
+    r = nnb_divmod(r, d_od, &t);
+    r = nnb_divmod(r, d_kw, &e);
+    const int a = nnb_divmod(r, d_kh, &b);
     const int id = t * s_d - p_d + a;
     const int ih = u * s_h - p_h + b;
     const int iw = v * s_w - p_w + e;
@@ -108,17 +87,20 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ img, int n_ba
   const long long out_vol = (long long)out_d * out_h * out_w;
   const long long k_vol = (long long)k_d * k_h * k_w;
   const long long step = (long long)blockDim.x * gridDim.x;
+  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
+  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
+  const nnb_divisor d_sw = nnb_make_divisor(s_w);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int r;
-    const long long plane = nnb_split(idx, in_d * in_h * in_w, &r);
-    const int iw = r % in_w; r /= in_w;
-    const int ih = r % in_h;
-    const int id = r / in_h;
+    int r, iw, ih;
+    const long long plane = nnb_split(idx, d_plane, &r);
+    r = nnb_divmod(r, d_iw, &iw);
+    const int id = nnb_divmod(r, d_ih, &ih);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
-    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
-    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
-    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, d_sw, p_w, out_w, &v_lo, &v_hi);
     const T* base = cols + plane * k_vol * out_vol;
     T acc = (T)0;
     for (int t = t_lo; t <= t_hi; ++t) {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import (
+    BLOCK,
     CTYPES,
     Backend,
     BackendUnavailable,
@@ -57,6 +58,10 @@ class CupyBackend(Backend):
             raise BackendUnavailable(f"cupy backend: no usable CUDA device ({exc})") from exc
         if count < 1:
             raise BackendUnavailable("cupy backend: no GPU is present (0 CUDA devices)")
+        runtime = cupy.cuda.runtime
+        sms = runtime.getDeviceProperties(runtime.getDevice())["multiProcessorCount"]
+        # one wave of resident blocks: 2048 threads per multiprocessor on recent GPUs
+        self.max_blocks = max(1, int(sms)) * (2048 // BLOCK)
         if sources is None:
             from .backends import all_sources
 
@@ -102,7 +107,7 @@ class CupyBackend(Backend):
         if function is None:
             function = self._module_for(kernel).get_function(f"{kernel}<{ctype}>")
             self._functions[(kernel, ctype)] = function
-        grid, block = launch_config(total)
+        grid, block = launch_config(total, self.max_blocks)
         values = tuple(a if p.pointer else np.int32(a)
                        for p, a in zip(parameters, args, strict=True))
         function((grid,), (block,), values)

@@ -83,6 +83,9 @@ static inline double __longlong_as_double(long long i) {
   double d; std::memcpy(&d, &i, sizeof d); return d;
 }
 template <typename T> static inline T __ldg(const T* p) { return *p; }
+static inline unsigned int __umulhi(unsigned int a, unsigned int b) {
+  return (unsigned int)(((unsigned long long)a * b) >> 32);
+}
 // ---- end of prelude --------------------------------------------------------------------
 """
 
@@ -242,6 +245,8 @@ class HostBackend(Backend):
             sources = all_sources()
         self.sources = tuple(sources)
         self.path = compile_host_module(self.sources)
+        # blocks run in parallel with OpenMP, threads in turn: a few blocks per core
+        self.max_blocks = 8 * (os.cpu_count() or 1)
         self._lib = ctypes.CDLL(str(self.path))
         self._functions: dict[str, ctypes._CFuncPtr] = {}
 
@@ -269,7 +274,7 @@ class HostBackend(Backend):
         parameters = self.parameters(kernel)
         check_launch_arguments(kernel, parameters, dtype, args)
         function = self._function(kernel, CTYPES[np.dtype(dtype)])
-        grid, block = launch_config(total)
+        grid, block = launch_config(total, self.max_blocks)
         dims = (ctypes.c_uint * 6)(grid, 1, 1, block, 1, 1)
         values = [ctypes.c_void_p(arg.ctypes.data) if p.pointer else ctypes.c_int(int(arg))
                   for p, arg in zip(parameters, args, strict=True)]

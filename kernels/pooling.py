@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import KernelSource, get_backend
+from .device import DEVICE_HELPERS
 from .geometry import pool_geometry, prepare
 
 __all__ = ["SOURCE", "avg_pool", "avg_pool_vjp", "max_pool", "max_pool_vjp"]
@@ -23,7 +24,7 @@ __all__ = ["SOURCE", "avg_pool", "avg_pool_vjp", "max_pool", "max_pool_vjp"]
 SOURCE = KernelSource(
     name="pool",
     kernels=("max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward"),
-    code=r"""
+    code=DEVICE_HELPERS + r"""
 template <typename T> __device__ __forceinline__ T nnb_neg_inf();
 template <> __device__ __forceinline__ float nnb_neg_inf<float>() {
   return __int_as_float((int)0xff800000u);
@@ -32,31 +33,6 @@ template <> __device__ __forceinline__ double nnb_neg_inf<double>() {
   return __longlong_as_double((long long)0xfff0000000000000ULL);
 }
 
-#ifndef NNBRIDGE_KERNEL_HELPERS  // shared by the sources; defined once per module
-#define NNBRIDGE_KERNEL_HELPERS
-// idx = plane * volume + at with 0 <= at < volume < 2**31; returns plane. 32-bit division
-// whenever idx fits, as 64-bit integer division is several times slower (GPUs and CPUs).
-__device__ __forceinline__ long long nnb_split(long long idx, int volume, int* at) {
-  if (idx <= 0x7fffffffLL) {
-    const int q = (int)idx / volume;
-    *at = (int)idx - q * volume;
-    return q;
-  }
-  const long long q = idx / volume;
-  *at = (int)(idx - q * volume);
-  return q;
-}
-
-// Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.
-__device__ __forceinline__ void nnb_window_range(int i, int k, int s, int p, int n_out,
-                                                 int* lo, int* hi) {
-  const int top = i + p;               // o*s <= i + p
-  const int bottom = top - k + 1;      // o*s >= i + p - k + 1
-  *hi = top / s;
-  if (*hi > n_out - 1) *hi = n_out - 1;
-  *lo = bottom <= 0 ? 0 : (bottom + s - 1) / s;
-}
-#endif
 
 // y[plane, o] = max of the window's real cells; argmax[plane, o] = index of the FIRST
 // maximum within the plane (row-major window order, strict >), -1 if the window is empty.
@@ -70,13 +46,14 @@ __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ y,
   const long long in_vol = (long long)in_d * in_h * in_w;
   const long long total = (long long)planes * out_vol;
   const long long step = (long long)blockDim.x * gridDim.x;
+  const nnb_divisor d_plane = nnb_make_divisor(out_d * out_h * out_w);
+  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int r;
-    const T* plane = x + nnb_split(idx, out_d * out_h * out_w, &r) * in_vol;
-    const int v = r % out_w; r /= out_w;
-    const int u = r % out_h;
-    const int t = r / out_h;
+    int r, v, u;
+    const T* plane = x + nnb_split(idx, d_plane, &r) * in_vol;
+    r = nnb_divmod(r, d_ow, &v);
+    const int t = nnb_divmod(r, d_oh, &u);
     T best = nnb_neg_inf<T>();
     int best_at = -1;
     for (int a = 0; a < k_d; ++a) {
@@ -110,17 +87,20 @@ __global__ void max_pool_backward(const T* __restrict__ grad_y, const int* __res
   const long long in_vol = (long long)in_d * in_h * in_w;
   const long long total = (long long)planes * in_vol;
   const long long step = (long long)blockDim.x * gridDim.x;
+  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
+  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
+  const nnb_divisor d_sw = nnb_make_divisor(s_w);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int at;
-    const long long plane = nnb_split(idx, (int)in_vol, &at);
-    const int iw = at % in_w;
-    const int ih = (at / in_w) % in_h;
-    const int id = at / (in_w * in_h);
+    int at, r, iw, ih;
+    const long long plane = nnb_split(idx, d_plane, &at);
+    r = nnb_divmod(at, d_iw, &iw);
+    const int id = nnb_divmod(r, d_ih, &ih);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
-    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
-    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
-    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, d_sw, p_w, out_w, &v_lo, &v_hi);
     const long long base = plane * out_vol;
     T acc = (T)0;
     for (int t = t_lo; t <= t_hi; ++t)
@@ -144,13 +124,14 @@ __global__ void avg_pool_forward(const T* __restrict__ x, T* __restrict__ y, int
   const long long total = (long long)planes * out_vol;
   const long long step = (long long)blockDim.x * gridDim.x;
   const T count = (T)(k_d * k_h * k_w);
+  const nnb_divisor d_plane = nnb_make_divisor(out_d * out_h * out_w);
+  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int r;
-    const T* plane = x + nnb_split(idx, out_d * out_h * out_w, &r) * in_vol;
-    const int v = r % out_w; r /= out_w;
-    const int u = r % out_h;
-    const int t = r / out_h;
+    int r, v, u;
+    const T* plane = x + nnb_split(idx, d_plane, &r) * in_vol;
+    r = nnb_divmod(r, d_ow, &v);
+    const int t = nnb_divmod(r, d_oh, &u);
     T acc = (T)0;
     for (int a = 0; a < k_d; ++a) {
       const int id = t * s_d - p_d + a;
@@ -180,17 +161,20 @@ __global__ void avg_pool_backward(const T* __restrict__ grad_y, T* __restrict__ 
   const long long total = (long long)planes * in_vol;
   const long long step = (long long)blockDim.x * gridDim.x;
   const T count = (T)(k_d * k_h * k_w);
+  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
+  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
+  const nnb_divisor d_sw = nnb_make_divisor(s_w);
   for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += step) {
-    int at;
-    const long long plane = nnb_split(idx, (int)in_vol, &at);
-    const int iw = at % in_w;
-    const int ih = (at / in_w) % in_h;
-    const int id = at / (in_w * in_h);
+    int at, r, iw, ih;
+    const long long plane = nnb_split(idx, d_plane, &at);
+    r = nnb_divmod(at, d_iw, &iw);
+    const int id = nnb_divmod(r, d_ih, &ih);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
-    nnb_window_range(id, k_d, s_d, p_d, out_d, &t_lo, &t_hi);
-    nnb_window_range(ih, k_h, s_h, p_h, out_h, &u_lo, &u_hi);
-    nnb_window_range(iw, k_w, s_w, p_w, out_w, &v_lo, &v_hi);
+    nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
+    nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
+    nnb_window_range(iw, k_w, d_sw, p_w, out_w, &v_lo, &v_hi);
     const long long base = plane * out_vol;
     T acc = (T)0;
     for (int t = t_lo; t <= t_hi; ++t)

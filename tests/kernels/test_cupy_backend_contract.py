@@ -37,7 +37,9 @@ class StandInCupy(types.ModuleType):
         self.host = host
         self.launches = []
         self.modules = []
-        runtime = types.SimpleNamespace(getDeviceCount=lambda: devices)
+        runtime = types.SimpleNamespace(
+            getDeviceCount=lambda: devices, getDevice=lambda: 0,
+            getDeviceProperties=lambda device: {"multiProcessorCount": 2})
         self.cuda = types.SimpleNamespace(runtime=runtime)
         self.asnumpy = np.asarray
 
