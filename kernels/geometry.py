@@ -1,7 +1,7 @@
 """Argument checks and launch geometry shared by the kernel launchers.
 
 Every size comes from the proved formulas of :mod:`nnbridge.spec.shapes`, with the specs'
-rule (:func:`nnbridge.spec._args.agreed_sizes`): the kernels compute where TorchLean's Nat
+rule (:func:`nnbridge.spec.checks.agreed_sizes`): the kernels compute where TorchLean's Nat
 reading and PyTorch's agree, and raise :class:`~nnbridge.spec.errors.ShapeError` (rule
 ``"lean_torch_divergence"``) where they part ways, exactly where the specs do.
 """
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from nnbridge.spec._args import agreed_sizes
+from nnbridge.spec.checks import agreed_sizes
 from nnbridge.spec.errors import ShapeError
 from nnbridge.spec.shapes import conv_out, conv_transpose_out, pool_out
 
@@ -132,19 +132,19 @@ def _check_int32(op: str, sizes) -> None:
     for size in sizes:
         if size > _INT_MAX:
             raise ShapeError(f"{op}: size {size} (an axis, or a per-plane volume) exceeds the "
-                             "kernels' int32 index range 2**31 - 1", rule="int32_size")
+                             "kernels' int32 index range 2**31 - 1", rule="too_large")
 
 
 def _check_bias(op: str, b, c_out: int) -> None:
     if b is not None and tuple(b.shape) != (c_out,):
         raise ShapeError(f"{op}: bias must have shape ({c_out},), got {tuple(b.shape)}",
-                         rule="bias_shape")
+                         rule="shape_match")
 
 
 def _check_grad(op: str, grad_y, expected: tuple[int, ...]) -> None:
     if grad_y is not None and tuple(grad_y) != expected:
         raise ShapeError(f"{op}: grad_y must have the output's shape {expected}, got "
-                         f"{tuple(grad_y)}", rule="grad_shape")
+                         f"{tuple(grad_y)}", rule="shape_match")
 
 
 def conv_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geometry:

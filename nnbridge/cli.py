@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from nnbridge import __version__
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec.errors import NNBridgeError
 
 __all__ = ["main"]
 
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except ShapeError as exc:
-        print(f"nnbridge: error: {exc}", file=sys.stderr)
+    except NNBridgeError as exc:  # ShapeError and UsageError: one line, exit 2
+        print(f"nnbridge: error {exc.one_line()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

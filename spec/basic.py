@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_same_dtype, check_shape, tangent
+from .checks import as_float_array, cotangent, same_dtype, tangent
 from .errors import ShapeError
 from .norm import batch_norm, batch_norm_jvp, batch_norm_vjp
 from .shortcut import (
@@ -90,12 +90,12 @@ def _linear_args(op: str, x, w, b):
     x = as_float_array(op, "x", x, ndim=1)
     w = as_float_array(op, "w", w, ndim=2)
     b = as_float_array(op, "b", b, ndim=1)
-    check_same_dtype(op, x=x, w=w, b=b)
+    same_dtype(op, x=x, w=w, b=b)
     out_dim, in_dim = w.shape
     if x.shape[0] != in_dim or b.shape[0] != out_dim:
         raise ShapeError(
             f"{op}: w is (out, in) = {w.shape}, so x must have shape ({in_dim},) and b "
-            f"({out_dim},); got x {x.shape}, b {b.shape}", rule="linear_shapes")
+            f"({out_dim},); got x {x.shape}, b {b.shape}", rule="shape_match")
     return x, w, b
 
 
@@ -126,7 +126,7 @@ def linear_vjp(x, w, b, grad_y):
         Shapes of ``w``, ``b`` and ``x``.
     """
     x, w, b = _linear_args("linear_vjp", x, w, b)
-    grad_y = check_shape("linear_vjp", "grad_y", grad_y, (w.shape[0],), x.dtype)
+    grad_y = cotangent("linear_vjp", "grad_y", grad_y, (w.shape[0],), x.dtype)
     grad_w = np.einsum("o,i->oi", grad_y, x)
     grad_x = np.einsum("oi,o->i", w, grad_y)
     return grad_w, grad_y.copy(), grad_x
@@ -153,7 +153,7 @@ def relu(x):
 def relu_vjp(x, grad_y):
     """``grad_x = grad_y * [x > 0]`` (the derivative at the kink 0 is taken as 0, as PyTorch)."""
     x = as_float_array("relu_vjp", "x", x)
-    grad_y = check_shape("relu_vjp", "grad_y", grad_y, x.shape, x.dtype)
+    grad_y = cotangent("relu_vjp", "grad_y", grad_y, x.shape, x.dtype)
     return np.where(x > 0, grad_y, 0).astype(x.dtype, copy=False)
 
 
@@ -171,7 +171,7 @@ def _spatial_axes(op: str, x) -> tuple[int, ...]:
     if x.ndim < 2:
         raise ShapeError(
             f"{op}: x must be (C, spatial...) with at least one spatial axis, got shape "
-            f"{x.shape}", rule="spatial_rank")
+            f"{x.shape}", rule="rank")
     if any(n == 0 for n in x.shape[1:]):
         raise ShapeError(
             f"{op}: every spatial size must be positive (a mean over no cells is undefined), "
@@ -199,7 +199,7 @@ def global_avg_pool_vjp(x, grad_y):
     """``grad_x[c, s] = grad_y[c] / |S|``: each cell gets an equal share."""
     x = as_float_array("global_avg_pool_vjp", "x", x)
     _spatial_axes("global_avg_pool_vjp", x)
-    grad_y = check_shape("global_avg_pool_vjp", "grad_y", grad_y, x.shape[:1], x.dtype)
+    grad_y = cotangent("global_avg_pool_vjp", "grad_y", grad_y, x.shape[:1], x.dtype)
     cells = x[0].size
     shape = (x.shape[0],) + (1,) * (x.ndim - 1)
     return np.broadcast_to(grad_y.reshape(shape) / x.dtype.type(cells), x.shape).copy()
@@ -224,7 +224,7 @@ def flatten(x):
 def flatten_vjp(x, grad_y):
     """``grad_x = reshape(grad_y, x.shape)``: the inverse permutation-free reshape."""
     x = as_float_array("flatten_vjp", "x", x)
-    grad_y = check_shape("flatten_vjp", "grad_y", grad_y, (x.size,), x.dtype)
+    grad_y = cotangent("flatten_vjp", "grad_y", grad_y, (x.size,), x.dtype)
     return grad_y.reshape(x.shape).copy()
 
 
@@ -241,11 +241,11 @@ def flatten_jvp(x, dx):
 def _concat_args(op: str, a, b):
     a = as_float_array(op, "a", a, min_ndim=1)
     b = as_float_array(op, "b", b, min_ndim=1)
-    check_same_dtype(op, a=a, b=b)
+    same_dtype(op, a=a, b=b)
     if a.shape[1:] != b.shape[1:]:
         raise ShapeError(
             f"{op}: a and b must agree on every axis but the leading one, got a {a.shape} "
-            f"and b {b.shape}", rule="concat_shapes")
+            f"and b {b.shape}", rule="shape_match")
     return a, b
 
 
@@ -277,7 +277,7 @@ def concat_vjp(a, b, grad_y):
     """
     a, b = _concat_args("concat_vjp", a, b)
     shape = (a.shape[0] + b.shape[0],) + a.shape[1:]
-    grad_y = check_shape("concat_vjp", "grad_y", grad_y, shape, a.dtype)
+    grad_y = cotangent("concat_vjp", "grad_y", grad_y, shape, a.dtype)
     return grad_y[: a.shape[0]].copy(), grad_y[a.shape[0]:].copy()
 
 

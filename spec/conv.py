@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._args import agreed_sizes, as_float_array, per_axis, spatial_rank
+from .checks import agreed_sizes, as_float_array, per_axis, spatial_rank
 from .errors import ShapeError
 from .formulas import conv_out, conv_transpose_out
 
@@ -76,7 +76,8 @@ def _check_params(op: str, x, w, b, *, in_axis: int):
             f"channels, x {x.shape} has {x.shape[0]}", rule="channels")
     out_c = w.shape[1 - in_axis]
     if b.shape != (out_c,):
-        raise ShapeError(f"{op}: bias must have shape ({out_c},), got {b.shape}", rule="bias")
+        raise ShapeError(f"{op}: bias must have shape ({out_c},), got {b.shape}",
+                         rule="shape_match")
     return d
 
 
@@ -93,7 +94,7 @@ def _check_grad(op, name, g, shape):
     as_float_array(op, name, g)
     if g.shape != tuple(shape):
         raise ShapeError(f"{op}: {name} must have the output's shape {tuple(shape)}, got "
-                         f"{g.shape}", rule="grad_shape")
+                         f"{g.shape}", rule="shape_match")
 
 
 def _bias(b, d):

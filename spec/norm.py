@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_same_dtype, check_shape, tangent
+from .checks import as_float_array, cotangent, same_dtype, tangent
 from .errors import ShapeError
 
 __all__ = ["batch_norm", "batch_norm_jvp", "batch_norm_vjp"]
@@ -21,16 +21,16 @@ def _bn_args(op: str, x, gamma, beta, eps):
     if x.ndim < 2 or any(n == 0 for n in x.shape[1:]):
         raise ShapeError(
             f"{op}: x must be (C, spatial...) with at least one spatial axis and every "
-            f"spatial size positive, got shape {x.shape}", rule="spatial_rank")
+            f"spatial size positive, got shape {x.shape}", rule="rank")
     gamma = as_float_array(op, "gamma", gamma, ndim=1)
     beta = as_float_array(op, "beta", beta, ndim=1)
-    check_same_dtype(op, x=x, gamma=gamma, beta=beta)
+    same_dtype(op, x=x, gamma=gamma, beta=beta)
     if gamma.shape != x.shape[:1] or beta.shape != x.shape[:1]:
         raise ShapeError(
             f"{op}: gamma and beta must have shape ({x.shape[0]},) (one per channel of x "
-            f"{x.shape}), got gamma {gamma.shape}, beta {beta.shape}", rule="bn_shapes")
+            f"{x.shape}), got gamma {gamma.shape}, beta {beta.shape}", rule="shape_match")
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ShapeError(f"{op}: eps must be a positive number, got {eps!r}", rule="bn_eps")
+        raise ShapeError(f"{op}: eps must be a positive number, got {eps!r}", rule="number")
     return x, gamma, beta
 
 
@@ -84,7 +84,7 @@ def batch_norm_vjp(x, gamma, beta, grad_y, eps=EPS):
     backward that drops either.
     """
     x, gamma, beta = _bn_args("batch_norm_vjp", x, gamma, beta, eps)
-    g = check_shape("batch_norm_vjp", "grad_y", grad_y, x.shape, x.dtype)
+    g = cotangent("batch_norm_vjp", "grad_y", grad_y, x.shape, x.dtype)
     axes = tuple(range(1, x.ndim))
     x_hat, inv_std = _normalise(x, eps)
     grad_gamma = (g * x_hat).sum(axis=axes)

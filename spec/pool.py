@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._args import agreed_sizes, per_axis, spatial_rank
+from .checks import agreed_sizes, per_axis, spatial_rank
 from .conv import crop_spatial, offset_slice, pad_spatial, windows
 from .errors import ShapeError
 from .formulas import pool_out
@@ -52,7 +52,7 @@ def _check_like(op, name, t, shape):
     if not isinstance(t, np.ndarray) or t.shape != tuple(shape):
         got = t.shape if isinstance(t, np.ndarray) else type(t).__name__
         raise ShapeError(f"{op}: {name} must be an array of shape {tuple(shape)}, got {got}",
-                         rule="grad_shape")
+                         rule="shape_match")
 
 
 def _flat_windows(x_pad, kernel, stride, out):
@@ -150,7 +150,7 @@ def _check_beta(op, beta):
     if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) \
             or not math.isfinite(beta) or beta == 0:
         raise ShapeError(f"{op}: beta must be a finite non-zero number, got {beta!r}",
-                         rule="beta_nonzero")
+                         rule="number")
     return float(beta)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_count, check_shape, tangent
+from .checks import as_float_array, cotangent, count, tangent
 from .errors import ShapeError
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 def _channel_args(op: str, x, out_channels, relation: str):
     x = as_float_array(op, "x", x, min_ndim=1)
-    out_channels = check_count(op, "out_channels", out_channels)
+    out_channels = count(op, "out_channels", out_channels)
     in_channels = x.shape[0]
     ok = {"pad": in_channels <= out_channels, "slice": in_channels >= out_channels,
           "any": True}[relation]
@@ -49,7 +49,7 @@ def _channel_args(op: str, x, out_channels, relation: str):
         need = "<=" if relation == "pad" else ">="
         raise ShapeError(
             f"{op}: needs inC {need} outC, got inC={in_channels}, outC={out_channels}",
-            rule=f"channel_{relation}")
+            rule="channels")
     return x, out_channels
 
 
@@ -64,7 +64,7 @@ def channel_pad(x, out_channels):
 def channel_pad_vjp(x, out_channels, grad_y):
     """``grad_x = grad_y[:inC]``: the adjoint of zero-padding slices."""
     x, out_channels = _channel_args("channel_pad_vjp", x, out_channels, "pad")
-    grad_y = check_shape("channel_pad_vjp", "grad_y", grad_y,
+    grad_y = cotangent("channel_pad_vjp", "grad_y", grad_y,
                          (out_channels,) + x.shape[1:], x.dtype)
     return grad_y[: x.shape[0]].copy()
 
@@ -85,7 +85,7 @@ def channel_slice(x, out_channels):
 def channel_slice_vjp(x, out_channels, grad_y):
     """``grad_x[c] = grad_y[c]`` for ``c < outC``, 0 above: the adjoint injects zeros."""
     x, out_channels = _channel_args("channel_slice_vjp", x, out_channels, "slice")
-    grad_y = check_shape("channel_slice_vjp", "grad_y", grad_y,
+    grad_y = cotangent("channel_slice_vjp", "grad_y", grad_y,
                          (out_channels,) + x.shape[1:], x.dtype)
     grad_x = np.zeros_like(x)
     grad_x[:out_channels] = grad_y
@@ -113,7 +113,7 @@ def shortcut_vjp(x, out_channels, grad_y):
     """The adjoint of :func:`shortcut`: identity, slice or zero injection."""
     x, out_channels = _channel_args("shortcut_vjp", x, out_channels, "any")
     if x.shape[0] == out_channels:
-        return check_shape("shortcut_vjp", "grad_y", grad_y, x.shape, x.dtype).copy()
+        return cotangent("shortcut_vjp", "grad_y", grad_y, x.shape, x.dtype).copy()
     if x.shape[0] < out_channels:
         return channel_pad_vjp(x, out_channels, grad_y)
     return channel_slice_vjp(x, out_channels, grad_y)
@@ -134,15 +134,15 @@ def _padding_tuple(op: str, x, padding) -> tuple[int, ...]:
     if x.ndim < 2:
         raise ShapeError(
             f"{op}: x must be (C, spatial...) with at least one spatial axis, got shape "
-            f"{x.shape}", rule="spatial_rank")
+            f"{x.shape}", rule="rank")
     axes = x.ndim - 1
     if isinstance(padding, (tuple, list)):
         if len(padding) != axes:
             raise ShapeError(
                 f"{op}: padding {tuple(padding)!r} has {len(padding)} entries but x {x.shape} "
                 f"has {axes} spatial axes", rule="axis_count")
-        return tuple(check_count(op, f"padding[{i}]", p) for i, p in enumerate(padding))
-    return (check_count(op, "padding", padding),) * axes
+        return tuple(count(op, f"padding[{i}]", p) for i, p in enumerate(padding))
+    return (count(op, "padding", padding),) * axes
 
 
 def pad(x, padding):
@@ -170,7 +170,7 @@ def pad_vjp(x, padding, grad_y):
     """``grad_x[c, s] = grad_y[c, s + p]``: the adjoint of padding crops."""
     pads = _padding_tuple("pad_vjp", x, padding)
     shape = x.shape[:1] + tuple(n + 2 * p for n, p in zip(x.shape[1:], pads, strict=True))
-    grad_y = check_shape("pad_vjp", "grad_y", grad_y, shape, x.dtype)
+    grad_y = cotangent("pad_vjp", "grad_y", grad_y, shape, x.dtype)
     return _crop_view(grad_y, pads).copy()
 
 
@@ -187,7 +187,7 @@ def _crop_pads(op: str, x, padding):
         if n < 2 * p:
             raise ShapeError(
                 f"{op}: spatial axis {i} has {n} cells, fewer than the 2*padding={2 * p} "
-                "to remove", rule="crop_fits")
+                "to remove", rule="shape_match")
     return pads
 
 
@@ -201,7 +201,7 @@ def crop_vjp(x, padding, grad_y):
     """``grad_x = pad(grad_y, padding)``: the adjoint of cropping injects zeros."""
     pads = _crop_pads("crop_vjp", x, padding)
     shape = x.shape[:1] + tuple(n - 2 * p for n, p in zip(x.shape[1:], pads, strict=True))
-    grad_y = check_shape("crop_vjp", "grad_y", grad_y, shape, x.dtype)
+    grad_y = cotangent("crop_vjp", "grad_y", grad_y, shape, x.dtype)
     return pad(grad_y, pads)
 
 

@@ -33,7 +33,7 @@ from functools import partial
 
 import numpy as np
 
-from ._args import spatial_rank
+from .checks import spatial_rank
 from .conv import conv, conv_transpose, conv_transpose_vjp, conv_vjp
 from .errors import ShapeError
 from .pool import (
@@ -139,7 +139,7 @@ class Tape:
         grad_y = np.ones_like(value) if grad_y is None else grad_y
         if np.shape(grad_y) != np.shape(value):
             raise ShapeError(f"tape.backward: grad_y has shape {np.shape(grad_y)}, node {out} "
-                             f"has shape {np.shape(value)}", rule="grad_shape")
+                             f"has shape {np.shape(value)}", rule="shape_match")
         grads: dict[int, np.ndarray] = {out: grad_y}
         for i in range(out, -1, -1):
             node = self.nodes[i]
@@ -219,7 +219,7 @@ class Tape:
     def _two_d(self, op: str, x_id: int, **scalars) -> None:
         if spatial_rank(op, self.value(x_id)) != 2:
             raise ShapeError(f"{op}: expects a (C, H, W) input, got shape "
-                             f"{self.value(x_id).shape}", rule="array_rank")
+                             f"{self.value(x_id).shape}", rule="rank")
         for key, v in scalars.items():
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ShapeError(f"{op}: {key} is one integer for both axes, got {v!r}",

@@ -28,7 +28,7 @@ def run_prove(json_path: str | None = None, family: str | None = None, *,
     if not found:
         known = sorted({ob.family for ob in obligations()})
         raise ShapeError(f"no obligation family {family!r}; families: {', '.join(known)}",
-                         rule="family")
+                         rule="unknown_name")
     start = time.perf_counter()
     verdicts = [check(ob) for ob in found]
     elapsed = time.perf_counter() - start

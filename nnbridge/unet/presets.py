@@ -301,13 +301,13 @@ def build_preset(name: str, params: dict | None = None):
     """The description of preset ``name`` with ``params`` (strings are parsed)."""
     if name not in PRESETS:
         raise ShapeError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}",
-                         rule="unknown_preset")
+                         rule="unknown_name")
     table = preset_params(name)
     params = dict(params or {})
     unknown = sorted(set(params) - set(table))
     if unknown:
         raise ShapeError(f"preset {name!r}: unknown parameter(s) {', '.join(unknown)}; "
-                         f"parameters: {', '.join(table)}", rule="unknown_param")
+                         f"parameters: {', '.join(table)}", rule="unknown_name")
     values = {k: _convert(k, spec, params[k]) if k in params else spec.default
               for k, spec in table.items()}
     return PRESETS[name].build(values)

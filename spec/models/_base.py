@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validate import FLOAT_DTYPES, as_float_array
+from ..checks import FLOAT_DTYPES, as_float_array
 from ..errors import ShapeError
 
 __all__ = ["SpecModel"]
@@ -35,7 +35,7 @@ class SpecModel:
         if dtype not in FLOAT_DTYPES:
             raise ShapeError(
                 f"{type(self).__name__}: dtype must be float32 or float64, got {dtype}",
-                rule="float_dtype")
+                rule="dtype")
         rng = np.random.default_rng(seed)
         self.params = {}
         for name, (shape, kind) in table.items():

@@ -85,7 +85,7 @@ class Block:
         width = out_c // 4
         if width < 1:
             raise ShapeError(f"bottleneck: outC/4 must be at least 1, got outC={out_c}",
-                             rule="bottleneck_width")
+                             rule="config_field")
         return cls(prefix, in_c, out_c,
                    ((in_c, width, 1, 0), (width, width, 3, 1), (width, out_c, 1, 0)), projection)
 
@@ -203,7 +203,7 @@ class ResidualBlock(SpecModel):
         _positive(type(self).__name__, in_c=in_c, out_c=out_c)
         if kind not in ("basic", "bottleneck"):
             raise ShapeError(f"ResidualBlock: kind must be 'basic' or 'bottleneck', got "
-                             f"{kind!r}", rule="block_kind")
+                             f"{kind!r}", rule="config_field")
         self.block = getattr(Block, kind)("", in_c, out_c, bool(projection))
         self.input_shape = (in_c, None, None)
         self._init_params(self.block.param_table(), seed, dtype)
@@ -245,7 +245,7 @@ def _resnet_blocks(cfg: ResNetConfig) -> list[Block]:
     for i, (out_c, count) in enumerate(cfg.stages, start=1):
         if count < 1:
             raise ShapeError(f"ResNet: stage{i}_blocks must be at least 1 (a stage is a first "
-                             f"block plus the rest), got {count}", rule="stage_blocks")
+                             f"block plus the rest), got {count}", rule="config_field")
         for j in range(count):
             projection = cfg.use_projection_shortcuts and j == 0 and in_c != out_c
             blocks.append(Block.basic(f"layer{i}.{j}.", in_c, out_c, projection))

@@ -103,7 +103,7 @@ def record(model, tape: Tape, x: np.ndarray, params: dict | None = None):
         out = _record_block(tape, model.block, ids, x_id)
     else:
         raise ShapeError(f"record: no tape recording for {type(model).__name__}",
-                         rule="model_type")
+                         rule="config_type")
     return ids, x_id, out
 
 

@@ -66,7 +66,7 @@ def check_unet2_obligations(cfg: UNet2Config, h: int, w: int) -> None:
     if failing:
         raise ShapeError(
             f"UNet2: {len(failing)} of the 8 shape obligations fail for input {h}x{w}: "
-            + "; ".join(failing), rule="unet2_obligations")
+            + "; ".join(failing), rule="model_obligations")
 
 
 class UNet2(SpecModel):

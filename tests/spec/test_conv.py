@@ -123,16 +123,16 @@ def test_transposed_truncation_raises_with_both_sizes():
     (lambda: conv(np.zeros((1, 5)), np.zeros((1, 1, 3)), np.zeros(1), stride=0), "stride_positive"),
     (lambda: conv(np.zeros((1, 5)), np.zeros((1, 1, 3)), np.zeros(1), padding=-1), "nonneg_size"),
     (lambda: conv(np.zeros((1, 5)), np.zeros((1, 2, 3)), np.zeros(1)), "channels"),
-    (lambda: conv(np.zeros((1, 5)), np.zeros((1, 1, 3)), np.zeros(2)), "bias"),
+    (lambda: conv(np.zeros((1, 5)), np.zeros((1, 1, 3)), np.zeros(2)), "shape_match"),
     (lambda: conv(np.zeros((1, 5), dtype=int), np.zeros((1, 1, 3)), np.zeros(1)), "dtype"),
     (lambda: conv([[0.0] * 5], np.zeros((1, 1, 3)), np.zeros(1)), "array_type"),
     (lambda: conv(np.zeros((1, 5, 5)), np.zeros((1, 1, 3, 3)), np.zeros(1), stride=(1, 2, 3)),
      "axis_count"),
     (lambda: conv(np.zeros((1, 5, 5)), np.zeros((1, 1, 3, 3)), np.zeros(1), stride=1.5),
      "integer_size"),
-    (lambda: conv(np.zeros((5,)), np.zeros((1, 1, 3)), np.zeros(1)), "array_rank"),
+    (lambda: conv(np.zeros((5,)), np.zeros((1, 1, 3)), np.zeros(1)), "rank"),
     (lambda: conv_vjp(np.zeros((1, 5)), np.zeros((1, 1, 3)), np.zeros(1), np.zeros((1, 4))),
-     "grad_shape"),
+     "shape_match"),
 ])
 def test_bad_arguments_raise_shape_error(call, rule):
     with pytest.raises(ShapeError) as err:

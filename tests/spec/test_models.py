@@ -298,7 +298,7 @@ def test_unet2_names_each_failing_obligation_with_values():
     with pytest.raises(ShapeError) as info:
         model.forward(_x((1, 7, 6)))
     message = str(info.value)
-    assert info.value.rule == "unet2_obligations"
+    assert info.value.rule == "model_obligations"
     assert "h_upH" in message and "6 != 7" in message and "h_upW" not in message
     with pytest.raises(ShapeError, match="h_upW"):
         model.vjp(_x((1, 6, 5)), np.ones((1, 6, 5)))
@@ -328,9 +328,9 @@ def test_unet2_obligations_all_named():
     (lambda: CNN2(in_c=0), "positive_size"),
     (lambda: CNNChain(1, 2, 8, 8, c1=3), "config_field"),
     (lambda: UNet2(UNet2Config(base_c=0)), "config_wf"),
-    (lambda: Bottleneck(4, 3), "bottleneck_width"),
-    (lambda: ResidualBlock(2, 2, kind="wide"), "block_kind"),
-    (lambda: ResNet(ResNetConfig(stage2_blocks=0)), "stage_blocks"),
+    (lambda: Bottleneck(4, 3), "config_field"),
+    (lambda: ResidualBlock(2, 2, kind="wide"), "config_field"),
+    (lambda: ResNet(ResNetConfig(stage2_blocks=0)), "config_field"),
     (lambda: ResNet(SMALL_RESNET, 3, 5).forward(_x((3, 2, 2))), "output_positive"),
     (lambda: ResNet(SMALL_RESNET, 3, 5).vjp(_x((3, 16, 16)), np.ones(4)), "shape_match"),
     (lambda: ResNet(SMALL_RESNET, 3, 5).jvp(_x((3, 16, 16)), _x((3, 16, 16)),

@@ -133,8 +133,8 @@ def test_float32_stays_float32():
     (lambda: max_pool(np.zeros((1, 6)), 0), "kernel_positive"),
     (lambda: max_pool(np.zeros((1, 6)), 2, 0), "stride_positive"),
     (lambda: max_pool(np.zeros((1, 6, 6)), (2, 2, 2)), "axis_count"),
-    (lambda: smooth_max_pool(np.zeros((1, 6)), 2, beta=0.0), "beta_nonzero"),
-    (lambda: max_pool_vjp(np.zeros((1, 6)), np.zeros((1, 2)), 2), "grad_shape"),
+    (lambda: smooth_max_pool(np.zeros((1, 6)), 2, beta=0.0), "number"),
+    (lambda: max_pool_vjp(np.zeros((1, 6)), np.zeros((1, 2)), 2), "shape_match"),
     (lambda: avg_pool(np.zeros((1, 6), dtype=np.int64), 2), "dtype"),
 ])
 def test_bad_arguments_raise_shape_error(call, rule):
