@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import z3
+from nnbridge.spec.domains import conv_transpose_agreement
 from nnbridge.spec.shapes import conv_transpose_out
 
 from .engine import Proof, Refutation, nats, obligation
-from .terms import compare_ints, torch_term
+from .terms import as_bool, compare_ints, torch_term
 
 
 def _setup():
@@ -23,14 +24,16 @@ def _confirm(v):
 
 
 @obligation("conv_transpose")
-def conv_transpose_lean_equals_torch_on_domain():
+def conv_transpose_lean_equals_torch_on_domain(domain=conv_transpose_agreement):
     """For all n, k, s >= 1 and p >= 0 (output_padding 0, dilation 1): PyTorch accepts
     conv_transpose_out(n, k, s, p) and agrees with Lean's (n - 1)*s - 2p + k exactly when
     (n - 1)*s >= 2p, i.e. when Lean's truncated subtraction does not truncate."""
+    # ``domain`` is the samplers' predicate, nnbridge.spec.domains.conv_transpose_agreement,
+    # itself; a test passes a planted wrong one to see this very obligation refuted.
     xs, hyps, lean, torch, accepted = _setup()
     n, s, p, k = xs
-    domain = (n - 1) * s >= 2 * p
-    return Proof(xs, hyps, z3.And(accepted, lean == torch) == domain)
+    inside = as_bool(domain(n, k, s, p))
+    return Proof(xs, hyps, z3.And(accepted, lean == torch) == inside)
 
 
 @obligation("conv_transpose")

@@ -8,7 +8,12 @@ import z3
 from nnbridge.spec.arith import conditions
 from nnbridge.spec.errors import ShapeError
 
-__all__ = ["compare_ints", "torch_term"]
+__all__ = ["as_bool", "compare_ints", "torch_term"]
+
+
+def as_bool(cond) -> z3.BoolRef:
+    """A predicate's Z3 reading as a Z3 boolean (a reading may fold a constant to a ``bool``)."""
+    return z3.BoolVal(cond) if isinstance(cond, bool) else cond
 
 
 def torch_term(thunk: Callable):
