@@ -17,9 +17,20 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .checks import agreed_sizes, as_float_array, per_axis, spatial_rank
-from .errors import ShapeError
+from .checks import (
+    agreed_sizes,
+    as_float_array,
+    check_elements,
+    cotangent,
+    per_axis,
+    same_dtype,
+    spatial_rank,
+    tangent,
+)
+from .domains import conv_agreement, conv_transpose_agreement
+from .errors import Rule, ShapeError
 from .formulas import conv_out, conv_transpose_out
+from .ops import Geometry, Op, declare, sizes_in
 
 __all__ = [
     "conv",
@@ -69,15 +80,15 @@ def _check_params(op: str, x, w, b, *, in_axis: int):
     d = spatial_rank(op, x)
     as_float_array(op, "w", w, ndim=d + 2)
     as_float_array(op, "b", b, ndim=1)
+    same_dtype(op, x=x, w=w, b=b)
     if w.shape[in_axis] != x.shape[0]:
         layout = "(outC, inC, k...)" if in_axis == 1 else "(inC, outC, k...)"
         raise ShapeError(
             f"{op}: kernel {w.shape} (layout {layout}) expects {w.shape[in_axis]} input "
-            f"channels, x {x.shape} has {x.shape[0]}", rule="channels")
+            f"channels, x {x.shape} has {x.shape[0]}", rule=Rule.CHANNELS)
     out_c = w.shape[1 - in_axis]
     if b.shape != (out_c,):
-        raise ShapeError(f"{op}: bias must have shape ({out_c},), got {b.shape}",
-                         rule="shape_match")
+        raise ShapeError(Rule.SHAPE_MATCH, op=op, name="b", expected=(out_c,), got=b.shape)
     return d
 
 
@@ -87,14 +98,10 @@ def _setup(op, x, w, b, stride, padding):
     padding = per_axis(op, "padding", padding, d)
     kernel = w.shape[2:]
     out = agreed_sizes(op, conv_out, x.shape[1:], kernel, stride, padding)
+    check_elements(op, "the output", (w.shape[0], *out))
+    check_elements(op, "the padded input",
+                   (x.shape[0], *(n + 2 * p for n, p in zip(x.shape[1:], padding, strict=True))))
     return d, kernel, stride, padding, out
-
-
-def _check_grad(op, name, g, shape):
-    as_float_array(op, name, g)
-    if g.shape != tuple(shape):
-        raise ShapeError(f"{op}: {name} must have the output's shape {tuple(shape)}, got "
-                         f"{g.shape}", rule="shape_match")
 
 
 def _bias(b, d):
@@ -138,7 +145,7 @@ def conv_vjp(x, w, b, grad_y, stride=1, padding=0):
     back at the same cells, for each kernel offset ``k``, then drops the padding.
     """
     d, kernel, stride, padding, out = _setup("conv_vjp", x, w, b, stride, padding)
-    _check_grad("conv_vjp", "grad_y", grad_y, (w.shape[0], *out))
+    grad_y = cotangent("conv_vjp", "grad_y", grad_y, (w.shape[0], *out), x.dtype)
     x_pad = pad_spatial(x, padding)
     win = windows(x_pad, kernel, stride, out)
     grad_w = np.tensordot(grad_y, win, axes=(_spatial_axes(d), _spatial_axes(d)))
@@ -150,16 +157,17 @@ def conv_vjp(x, w, b, grad_y, stride=1, padding=0):
     return grad_w, grad_b, crop_spatial(grad_x_pad, padding, x.shape[1:])
 
 
-def _zero_or(t, like):
-    return np.zeros_like(like) if t is None else t
+def _tangents(op, x, w, b, dx, dw, db):
+    _check_params(op, x, w, b, in_axis=1 if op == "conv_jvp" else 0)
+    return (tangent(op, "dx", dx, x), tangent(op, "dw", dw, w), tangent(op, "db", db, b))
 
 
 def conv_jvp(x, w, b, dx, dw, db, stride=1, padding=0):
     """``dy = conv(dx, w, db) + conv(x, dw, 0)`` (conv is bilinear in ``x, w``, affine in ``b``).
 
-    A tangent given as ``None`` is zero.
+    A tangent given as ``None`` is zero; any other must have its operand's shape and dtype.
     """
-    dx, dw, db = _zero_or(dx, x), _zero_or(dw, w), _zero_or(db, b)
+    dx, dw, db = _tangents("conv_jvp", x, w, b, dx, dw, db)
     return conv(dx, w, db, stride, padding) + conv(x, dw, np.zeros_like(db), stride, padding)
 
 
@@ -173,6 +181,7 @@ def _setup_t(op, x, w, b, stride, padding):
     kernel = w.shape[2:]
     out = agreed_sizes(op, conv_transpose_out, x.shape[1:], kernel, stride, padding)
     full = tuple((n - 1) * s + k for n, s, k in zip(x.shape[1:], stride, kernel, strict=True))
+    check_elements(op, "the uncropped output", (w.shape[1], *full))
     return d, kernel, stride, padding, out, full
 
 
@@ -219,7 +228,7 @@ def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0):
     """
     d, kernel, stride, padding, out, full = _setup_t("conv_transpose_vjp", x, w, b, stride,
                                                      padding)
-    _check_grad("conv_transpose_vjp", "grad_y", grad_y, (w.shape[1], *out))
+    grad_y = cotangent("conv_transpose_vjp", "grad_y", grad_y, (w.shape[1], *out), x.dtype)
     win = windows(pad_spatial(grad_y, padding), kernel, stride, x.shape[1:])
     k_axes = _spatial_axes(d, d + 1)
     grad_x = np.tensordot(w, win, axes=(_spatial_axes(d + 1), [0] + k_axes))
@@ -230,6 +239,47 @@ def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0):
 
 def conv_transpose_jvp(x, w, b, dx, dw, db, stride=1, padding=0):
     """``dy = conv_transpose(dx, w, db) + conv_transpose(x, dw, 0)``; ``None`` is zero."""
-    dx, dw, db = _zero_or(dx, x), _zero_or(dw, w), _zero_or(db, b)
+    dx, dw, db = _tangents("conv_transpose_jvp", x, w, b, dx, dw, db)
     return (conv_transpose(dx, w, db, stride, padding)
             + conv_transpose(x, dw, np.zeros_like(db), stride, padding))
+
+
+# --------------------------------------------------------------------------------------
+# the records
+# --------------------------------------------------------------------------------------
+def _sample_conv(choose, rank: int, exact: bool, *, transpose: bool) -> Geometry:
+    """Kernel 1..3, stride 1..2, padding 0..2 per axis; sizes inside the proved domain."""
+    kernel = tuple(choose(range(1, 4)) for _ in range(rank))
+    stride = tuple(choose(range(1, 3)) for _ in range(rank))
+    padding = tuple(choose(range(0, 3)) for _ in range(rank))
+    domain = conv_transpose_agreement if transpose else conv_agreement
+    size = sizes_in(choose, domain, kernel, stride, padding)
+    c_in, c_out = choose(range(1, 4)), choose(range(1, 4))
+    w = (c_in, c_out) if transpose else (c_out, c_in)
+    return Geometry({"x": (c_in, *size), "w": (*w, *kernel), "b": (c_out,)},
+                    {"stride": stride, "padding": padding})
+
+
+def _torch_conv(transpose: bool):
+    def reference(x, w, b, stride, padding):
+        import torch.nn.functional as F
+
+        rank = x.dim() - 1
+        fn = getattr(F, f"conv_transpose{rank}d" if transpose else f"conv{rank}d")
+        return fn(x[None], w, b, stride=stride, padding=padding)[0]
+
+    return reference
+
+
+CONV = declare(Op(
+    "conv", conv, conv_vjp, conv_jvp, operands=("x", "w", "b"), order=("w", "b", "x"),
+    linear_in=("x", "w"), static=("stride", "padding"),
+    sample=lambda choose, rank, exact: _sample_conv(choose, rank, exact, transpose=False),
+    torch=_torch_conv(False), doc="cross-correlation, kernel (outC, inC, k...)"))
+
+CONV_TRANSPOSE = declare(Op(
+    "conv_transpose", conv_transpose, conv_transpose_vjp, conv_transpose_jvp,
+    operands=("x", "w", "b"), order=("w", "b", "x"), linear_in=("x", "w"),
+    static=("stride", "padding"),
+    sample=lambda choose, rank, exact: _sample_conv(choose, rank, exact, transpose=True),
+    torch=_torch_conv(True), doc="transposed convolution, kernel (inC, outC, k...)"))

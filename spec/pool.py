@@ -21,10 +21,12 @@ import math
 
 import numpy as np
 
-from .checks import agreed_sizes, per_axis, spatial_rank
+from .checks import agreed_sizes, check_elements, cotangent, per_axis, spatial_rank, tangent
 from .conv import crop_spatial, offset_slice, pad_spatial, windows
-from .errors import ShapeError
+from .domains import pool_agreement
+from .errors import Rule, ShapeError
 from .formulas import pool_out
+from .ops import Geometry, Op, declare, sizes_in
 
 __all__ = [
     "avg_pool",
@@ -45,14 +47,8 @@ def _setup(op, x, kernel, stride, padding, kind):
     stride = kernel if stride is None else per_axis(op, "stride", stride, d, minimum=1)
     padding = per_axis(op, "padding", padding, d)
     out = agreed_sizes(op, pool_out, x.shape[1:], kernel, stride, padding, op=kind)
+    check_elements(op, "the windows", (x.shape[0], *out, math.prod(kernel)))
     return d, kernel, stride, padding, out
-
-
-def _check_like(op, name, t, shape):
-    if not isinstance(t, np.ndarray) or t.shape != tuple(shape):
-        got = t.shape if isinstance(t, np.ndarray) else type(t).__name__
-        raise ShapeError(f"{op}: {name} must be an array of shape {tuple(shape)}, got {got}",
-                         rule="shape_match")
 
 
 def _flat_windows(x_pad, kernel, stride, out):
@@ -65,9 +61,20 @@ def _flat_windows(x_pad, kernel, stride, out):
 # max pool
 # --------------------------------------------------------------------------------------
 def _argmax_cells(x, kernel, stride, padding, out):
-    """Flat index into ``pad(x)`` of each window's FIRST maximum (row-major window order)."""
+    """Flat index into ``pad(x)`` of each window's selected cell, PyTorch's rule: the FIRST
+    maximum in row-major window order among the real (unpadded) cells, or the LAST NaN if the
+    window has one (PyTorch updates on ``val > max or isnan(val)``). A window of -inf selects
+    its first real cell, never a padded one."""
     x_pad = pad_spatial(x, padding, -np.inf)
-    first = _flat_windows(x_pad, kernel, stride, out).argmax(axis=-1)  # first occurrence
+    real = pad_spatial(np.ones(x.shape, dtype=bool), padding, False)
+    win = _flat_windows(x_pad, kernel, stride, out)
+    real_win = _flat_windows(real, kernel, stride, out)
+    top = np.where(real_win, win, -np.inf).max(axis=-1, keepdims=True)
+    first = ((win == top) & real_win).argmax(axis=-1)
+    nan = np.isnan(win) & real_win
+    if nan.any():
+        last_nan = nan.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+        first = np.where(nan.any(axis=-1), last_nan, first)
     offsets = np.unravel_index(first, kernel)
     grids = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
     cells = tuple(g * s + k for g, s, k in zip(grids, stride, offsets, strict=True))
@@ -98,7 +105,7 @@ def max_pool_vjp(x, grad_y, kernel, stride=None, padding=0):
     ``grad_x`` alone (the op has no parameters).
     """
     d, kernel, stride, padding, out = _setup("max_pool_vjp", x, kernel, stride, padding, "max")
-    _check_like("max_pool_vjp", "grad_y", grad_y, (x.shape[0], *out))
+    grad_y = cotangent("max_pool_vjp", "grad_y", grad_y, (x.shape[0], *out), x.dtype)
     cells = _argmax_cells(x, kernel, stride, padding, out)
     padded = tuple(n + 2 * p for n, p in zip(x.shape[1:], padding, strict=True))
     grad = np.bincount(cells.ravel(), weights=grad_y.ravel(),
@@ -110,7 +117,7 @@ def max_pool_vjp(x, grad_y, kernel, stride=None, padding=0):
 def max_pool_jvp(x, dx, kernel, stride=None, padding=0):
     """``dy[c, o] = dx[c, argmax(c, o)]``: the tangent at each window's first maximum."""
     d, kernel, stride, padding, out = _setup("max_pool_jvp", x, kernel, stride, padding, "max")
-    _check_like("max_pool_jvp", "dx", dx, x.shape)
+    dx = tangent("max_pool_jvp", "dx", dx, x)
     cells = _argmax_cells(x, kernel, stride, padding, out)
     return pad_spatial(dx, padding).ravel()[cells]
 
@@ -128,7 +135,7 @@ def avg_pool(x, kernel, stride=None, padding=0):
 def avg_pool_vjp(x, grad_y, kernel, stride=None, padding=0):
     """``grad_x = crop(sum_k scatter_k(grad_y / prod(kernel)))``; returns ``grad_x``."""
     d, kernel, stride, padding, out = _setup("avg_pool_vjp", x, kernel, stride, padding, "avg")
-    _check_like("avg_pool_vjp", "grad_y", grad_y, (x.shape[0], *out))
+    grad_y = cotangent("avg_pool_vjp", "grad_y", grad_y, (x.shape[0], *out), x.dtype)
     share = grad_y / grad_y.dtype.type(math.prod(kernel))
     padded = tuple(n + 2 * p for n, p in zip(x.shape[1:], padding, strict=True))
     grad_pad = np.zeros((x.shape[0], *padded), dtype=np.result_type(x, grad_y))
@@ -139,7 +146,8 @@ def avg_pool_vjp(x, grad_y, kernel, stride=None, padding=0):
 
 def avg_pool_jvp(x, dx, kernel, stride=None, padding=0):
     """``dy = avg_pool(dx)`` (the op is linear)."""
-    _check_like("avg_pool_jvp", "dx", dx, x.shape)
+    spatial_rank("avg_pool_jvp", x)
+    dx = tangent("avg_pool_jvp", "dx", dx, x)
     return avg_pool(dx, kernel, stride, padding)
 
 
@@ -149,8 +157,7 @@ def avg_pool_jvp(x, dx, kernel, stride=None, padding=0):
 def _check_beta(op, beta):
     if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) \
             or not math.isfinite(beta) or beta == 0:
-        raise ShapeError(f"{op}: beta must be a finite non-zero number, got {beta!r}",
-                         rule="number")
+        raise ShapeError(Rule.NUMBER, op=op, name="beta", extra=" other than 0", value=beta)
     return float(beta)
 
 
@@ -176,7 +183,7 @@ def smooth_max_pool_vjp(x, grad_y, kernel, stride=None, padding=0, beta=1.0):
     d, kernel, stride, padding, out = _setup("smooth_max_pool_vjp", x, kernel, stride, padding,
                                              "max")
     beta = _check_beta("smooth_max_pool_vjp", beta)
-    _check_like("smooth_max_pool_vjp", "grad_y", grad_y, (x.shape[0], *out))
+    grad_y = cotangent("smooth_max_pool_vjp", "grad_y", grad_y, (x.shape[0], *out), x.dtype)
     _, weights = _softmax_windows(x, kernel, stride, padding, out, beta)
     weights = weights.reshape(weights.shape[:-1] + kernel)
     padded = tuple(n + 2 * p for n, p in zip(x.shape[1:], padding, strict=True))
@@ -191,7 +198,69 @@ def smooth_max_pool_jvp(x, dx, kernel, stride=None, padding=0, beta=1.0):
     d, kernel, stride, padding, out = _setup("smooth_max_pool_jvp", x, kernel, stride, padding,
                                              "max")
     beta = _check_beta("smooth_max_pool_jvp", beta)
-    _check_like("smooth_max_pool_jvp", "dx", dx, x.shape)
+    dx = tangent("smooth_max_pool_jvp", "dx", dx, x)
     _, weights = _softmax_windows(x, kernel, stride, padding, out, beta)
-    tangent = _flat_windows(pad_spatial(dx, padding), kernel, stride, out)
-    return (weights * tangent).sum(axis=-1).astype(np.result_type(x, dx), copy=False)
+    dx_win = _flat_windows(pad_spatial(dx, padding), kernel, stride, out)
+    return (weights * dx_win).sum(axis=-1).astype(np.result_type(x, dx), copy=False)
+
+
+# --------------------------------------------------------------------------------------
+# the records
+# --------------------------------------------------------------------------------------
+def _avg3d_agreement(n, k, s, p):
+    """The proved pool domain and PyTorch's ``avg_pool3d`` rule ``n >= k`` (avg3d_kernel_fits)."""
+    return pool_agreement(n, k, s, p) and n >= k
+
+
+def _sample_pool(choose, rank: int, exact: bool, *, avg: bool = False) -> Geometry:
+    """Kernel 1..3 (1..2 in exact mode: a dyadic window volume keeps the average exact),
+    stride 1..3, padding 0..1 inside the proved domain; sizes inside it too."""
+    kernel = tuple(choose(range(1, 3) if exact else range(1, 4)) for _ in range(rank))
+    stride = tuple(choose(range(1, 4)) for _ in range(rank))
+    padding = tuple(choose([p for p in range(0, 2) if pool_agreement(k, k, s, p)])
+                    for k, s in zip(kernel, stride, strict=True))
+    domain = _avg3d_agreement if avg and rank == 3 else pool_agreement
+    size = sizes_in(choose, domain, kernel, stride, padding)
+    return Geometry({"x": (choose(range(1, 4)), *size)},
+                    {"kernel": kernel, "stride": stride, "padding": padding})
+
+
+def _torch_pool(kind: str):
+    def reference(x, kernel, stride, padding, beta=None):
+        import torch
+        import torch.nn.functional as F
+
+        rank = x.dim() - 1
+        if kind == "smooth":  # (1/beta) log sum exp(beta x) over zero-padded windows
+            z = F.pad(beta * x, [q for p in reversed(padding) for q in (p, p)])
+            for axis, (k, s) in enumerate(zip(kernel, stride, strict=True)):
+                z = z.unfold(1 + axis, k, s)
+            return torch.logsumexp(z.flatten(-rank), dim=-1) / beta
+        fn = getattr(F, f"{kind}_pool{rank}d")
+        return fn(x[None], kernel, stride, padding)[0]
+
+    return reference
+
+
+MAX_POOL = declare(Op(
+    "max_pool", max_pool, max_pool_vjp, max_pool_jvp, operands=("x",), order=("x",),
+    static=("kernel", "stride", "padding"), draws={"x": "unique"}, sample=_sample_pool,
+    torch=_torch_pool("max"), doc="max pool, padded cells ignored, first maximum"))
+
+AVG_POOL = declare(Op(
+    "avg_pool", avg_pool, avg_pool_vjp, avg_pool_jvp, operands=("x",), order=("x",),
+    linear_in=("x",), static=("kernel", "stride", "padding"),
+    sample=lambda choose, rank, exact: _sample_pool(choose, rank, exact, avg=True),
+    torch=_torch_pool("avg"), doc="average pool, count_include_pad"))
+
+
+def _sample_smooth(choose, rank: int, exact: bool) -> Geometry:
+    g = _sample_pool(choose, rank, exact)
+    return Geometry(g.shapes, {**g.static, "beta": choose((0.5, 1.5, 4.0))})
+
+
+SMOOTH_MAX_POOL = declare(Op(
+    "smooth_max_pool", smooth_max_pool, smooth_max_pool_vjp, smooth_max_pool_jvp,
+    operands=("x",), order=("x",), static=("kernel", "stride", "padding", "beta"),
+    sample=_sample_smooth, exact=False, torch=_torch_pool("smooth"),
+    doc="log-sum-exp pool, padded cells 0"))
