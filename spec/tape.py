@@ -5,24 +5,23 @@ A :class:`Tape` records, for every node, its forward value, its parents and a ba
 order and accumulates each node's gradient into its parents, so a model written on the tape
 gets its gradients by composition, independently of any hand-written model VJP.
 
-Nodes of this module (TorchLean's names in snake_case, same argument order: kernel, bias,
-input): ``conv``, ``conv2d``, ``conv_transpose``, ``conv_transpose2d``, ``max_pool``,
-``max_pool2d``, ``max_pool2d_pad``, ``avg_pool``, ``avg_pool2d``, ``avg_pool2d_pad``,
-``smooth_max_pool``, ``smooth_max_pool2d``.
+Every op record of :mod:`nnbridge.spec.ops` is a node type, under the op's name, with its
+parents in TorchLean's order (:attr:`~nnbridge.spec.ops.Op.order`: parameters first, input
+last) and its static arguments as keyword attributes: ``tape.apply("conv", w_id, b_id, x_id,
+stride=2, padding=1)``, ``tape.linear(w_id, b_id, x_id)``, ``tape.relu(x_id)``. TorchLean's
+2-D names (``conv2d``, ``max_pool2d``, ``max_pool2d_pad``, ...) are methods of :class:`Tape`.
 
 Adding a node type
 ------------------
-Register the forward and the VJP of an op once, with its parents in TorchLean's order
-(parameters first, input last)::
+Declare an op record (:func:`nnbridge.spec.ops.declare`): it becomes a node type. For a node
+that is not an op, register its forward and VJP over the parents directly::
 
-    register_node("linear", forward=lambda w, b, x: linear(x, w, b),
-                  vjp=lambda w, b, x, grad_y: linear_vjp(x, w, b, grad_y))
+    register_node("scale", forward=lambda x, factor: factor * x,
+                  vjp=lambda x, grad_y, factor: factor * grad_y)
 
 ``vjp`` receives the parents' values and ``grad_y`` (then the node's keyword attributes) and
 returns one gradient per parent, in the parents' order (a bare array for a single parent).
-The node is then available as ``tape.apply("linear", w_id, b_id, x_id)`` and as
-``tape.linear(w_id, b_id, x_id)``. For a one-off node, :meth:`Tape.add_node` takes a value,
-parents and a backward closure directly.
+For a one-off node, :meth:`Tape.add_node` takes a value, parents and a backward closure.
 """
 
 from __future__ import annotations
@@ -33,17 +32,9 @@ from functools import partial
 
 import numpy as np
 
-from .checks import spatial_rank
-from .conv import conv, conv_transpose, conv_transpose_vjp, conv_vjp
-from .errors import ShapeError
-from .pool import (
-    avg_pool,
-    avg_pool_vjp,
-    max_pool,
-    max_pool_vjp,
-    smooth_max_pool,
-    smooth_max_pool_vjp,
-)
+from .checks import cotangent, spatial_rank
+from .errors import Rule, ShapeError
+from .ops import Op, ops
 
 __all__ = ["NODE_TYPES", "Node", "NodeType", "Tape", "register_node"]
 
@@ -125,7 +116,7 @@ class Tape:
         if isinstance(node_id, bool) or not isinstance(node_id, (int, np.integer)) \
                 or not 0 <= node_id < len(self.nodes):
             raise ShapeError(f"tape: no node with id {node_id!r} (the tape has "
-                             f"{len(self.nodes)} nodes)", rule="tape_node")
+                             f"{len(self.nodes)} nodes)", rule=Rule.TAPE_NODE)
         return self.nodes[node_id]
 
     def value(self, node_id: int) -> np.ndarray:
@@ -136,10 +127,13 @@ class Tape:
         for every node ``out`` depends on (``grad_y`` defaults to ones of the output's shape).
         """
         value = self.value(out)
-        grad_y = np.ones_like(value) if grad_y is None else grad_y
-        if np.shape(grad_y) != np.shape(value):
+        if grad_y is None:
+            grad_y = np.ones_like(value)
+        elif not isinstance(grad_y, np.ndarray) or np.shape(grad_y) != np.shape(value):
             raise ShapeError(f"tape.backward: grad_y has shape {np.shape(grad_y)}, node {out} "
-                             f"has shape {np.shape(value)}", rule="shape_match")
+                             f"has shape {np.shape(value)}", rule=Rule.SHAPE_MATCH)
+        else:
+            grad_y = cotangent("tape.backward", "grad_y", grad_y, value.shape, value.dtype)
         grads: dict[int, np.ndarray] = {out: grad_y}
         for i in range(out, -1, -1):
             node = self.nodes[i]
@@ -147,8 +141,9 @@ class Tape:
                 continue
             parent_grads = node.backward(grads[i])
             if len(parent_grads) != len(node.parents):
-                raise ValueError(f"tape: node {node.name!r} returned {len(parent_grads)} "
-                                 f"gradients for {len(node.parents)} parents")
+                raise ShapeError(f"tape: node {node.name!r} returned {len(parent_grads)} "
+                                 f"gradients for {len(node.parents)} parents",
+                                 rule=Rule.SHAPE_MATCH)
             for p, g in zip(node.parents, parent_grads, strict=True):
                 grads[p] = g if p not in grads else grads[p] + g
         return grads
@@ -219,17 +214,25 @@ class Tape:
     def _two_d(self, op: str, x_id: int, **scalars) -> None:
         if spatial_rank(op, self.value(x_id)) != 2:
             raise ShapeError(f"{op}: expects a (C, H, W) input, got shape "
-                             f"{self.value(x_id).shape}", rule="rank")
+                             f"{self.value(x_id).shape}", rule=Rule.RANK)
         for key, v in scalars.items():
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ShapeError(f"{op}: {key} is one integer for both axes, got {v!r}",
-                                 rule="integer_size")
+                                 rule=Rule.INTEGER_SIZE)
 
 
-register_node("conv", forward=lambda w, b, x, **a: conv(x, w, b, **a),
-              vjp=lambda w, b, x, g, **a: conv_vjp(x, w, b, g, **a))
-register_node("conv_transpose", forward=lambda w, b, x, **a: conv_transpose(x, w, b, **a),
-              vjp=lambda w, b, x, g, **a: conv_transpose_vjp(x, w, b, g, **a))
-register_node("max_pool", forward=max_pool, vjp=max_pool_vjp)
-register_node("avg_pool", forward=avg_pool, vjp=avg_pool_vjp)
-register_node("smooth_max_pool", forward=smooth_max_pool, vjp=smooth_max_pool_vjp)
+def _node_type(op: Op) -> NodeType:
+    """The node of an op record: parents in ``op.order``, static arguments as attributes."""
+
+    def forward(*parents, **attrs):
+        return op.call(dict(zip(op.order, parents, strict=True)), **attrs)
+
+    def vjp(*parents_and_grad, **attrs):
+        *parents, grad_y = parents_and_grad
+        return op.call_vjp(dict(zip(op.order, parents, strict=True)), grad_y, **attrs)
+
+    return register_node(op.name, forward=forward, vjp=vjp)
+
+
+for _op in ops():
+    _node_type(_op)
