@@ -11,10 +11,24 @@ ENTRIES = registry()
 
 def test_registry_has_every_layer_family():
     names = {e.name for e in ENTRIES}
-    assert "nnbridge.adjoint.entries_layers" in ENTRY_MODULES
+    assert "nnbridge.adjoint.entries_ops" in ENTRY_MODULES
     for family in ("conv1d.x", "conv2d.w", "conv3d.wbx", "conv_transpose2d.x", "avg_pool2d",
-                   "max_pool3d", "smooth_max_pool2d", "pad_spatial", "crop_spatial"):
+                   "max_pool3d", "smooth_max_pool2d", "pad2d", "crop3d", "linear.wbx",
+                   "batch_norm2d.gbx", "leaky_relu2d", "concat2d.ab"):
         assert family in names
+
+
+def test_every_op_record_has_its_entries():
+    """Generated from the records: one per operand and one joint, for every rank."""
+    from nnbridge.spec.ops import ops
+
+    names = {e.name for e in ENTRIES}
+    for op in ops():
+        for rank in op.ranks:
+            base = f"{op.name}{rank}d" if rank else op.name
+            expected = ([base] if len(op.operands) == 1 else
+                        [f"{base}.{n}" for n in op.operands] + [f"{base}.{op.joint_name}"])
+            assert set(expected) <= names, (op.name, expected)
 
 
 @pytest.mark.parametrize("item", ENTRIES, ids=[e.name for e in ENTRIES])
