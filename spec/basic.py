@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_float_array, cotangent, same_dtype, tangent
+from .checks import as_float_array, cotangent, number, same_dtype, tangent
 from .errors import Rule, ShapeError
 from .norm import batch_norm, batch_norm_jvp, batch_norm_vjp
 from .ops import Geometry, Op, declare
@@ -331,11 +331,7 @@ def add_jvp(a, b, da, db):
 # Leaky ReLU
 # --------------------------------------------------------------------------------------
 def _slope(op: str, negative_slope) -> float:
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)) \
-            or not np.isfinite(negative_slope):
-        raise ShapeError(Rule.NUMBER, op=op, name="negative_slope", extra="",
-                         value=negative_slope)
-    return float(negative_slope)
+    return number(op, "negative_slope", negative_slope)
 
 
 def leaky_relu(x, negative_slope=0.01):

@@ -32,6 +32,7 @@ __all__ = [
     "cotangent",
     "count",
     "integer",
+    "number",
     "per_axis",
     "same_dtype",
     "spatial_rank",
@@ -39,6 +40,10 @@ __all__ = [
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: The largest kernel, stride, padding or dilation a layer takes: PyTorch keeps them in a C
+#: ``int`` (a larger stride raises "value cannot be converted to type int without overflow").
+MAX_LAYER_ARG = 2**31 - 1
 
 #: The most elements one array an op allocates may have (2**31: 16 GiB of float64). Larger
 #: sizes are refused by name before NumPy's allocator sees them.
@@ -69,8 +74,23 @@ def _positive_rule(name: str) -> Rule:
             "dilation": Rule.DILATION_POSITIVE}.get(base, Rule.POSITIVE_SIZE)
 
 
-def per_axis(op: str, name: str, value, rank: int, *, minimum: int = 0) -> tuple[int, ...]:
-    """An int, or one int per spatial axis, as a ``rank``-tuple; each at least ``minimum``.
+def number(op: str, name: str, value, *, positive: bool = False, nonzero: bool = False) -> float:
+    """A finite real number (not a bool) as a ``float``; optionally ``> 0`` or ``!= 0``."""
+    extra = " above 0" if positive else " other than 0" if nonzero else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value) from None
+    if not math.isfinite(result) or (positive and result <= 0) or (nonzero and result == 0):
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value)
+    return result
+
+
+def per_axis(op: str, name: str, value, rank: int, *, minimum: int = 0,
+             maximum: int = MAX_LAYER_ARG) -> tuple[int, ...]:
+    """An int, or one int per spatial axis, as a ``rank``-tuple; each in ``minimum..maximum``.
 
     >>> per_axis("conv", "stride", 2, 3)
     (2, 2, 2)
@@ -93,6 +113,10 @@ def per_axis(op: str, name: str, value, rank: int, *, minimum: int = 0) -> tuple
             rule = Rule.NONNEG_SIZE if minimum == 0 else _positive_rule(name)
             raise ShapeError(
                 f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={out}", rule=rule)
+        if v > maximum:
+            raise ShapeError(
+                f"{op}: {name}[{axis}]={v} is above {maximum}, the largest a layer takes "
+                "(PyTorch keeps it in a C int)", rule=Rule.HUGE_SIZE)
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_float_array, cotangent, same_dtype, tangent
+from .checks import as_float_array, cotangent, number, same_dtype, tangent
 from .errors import ShapeError
 
 __all__ = ["batch_norm", "batch_norm_jvp", "batch_norm_vjp"]
@@ -29,8 +29,7 @@ def _bn_args(op: str, x, gamma, beta, eps):
         raise ShapeError(
             f"{op}: gamma and beta must have shape ({x.shape[0]},) (one per channel of x "
             f"{x.shape}), got gamma {gamma.shape}, beta {beta.shape}", rule="shape_match")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ShapeError(f"{op}: eps must be a positive number, got {eps!r}", rule="number")
+    number(op, "eps", eps, positive=True)
     return x, gamma, beta
 
 

@@ -21,10 +21,17 @@ import math
 
 import numpy as np
 
-from .checks import agreed_sizes, check_elements, cotangent, per_axis, spatial_rank, tangent
+from .checks import (
+    agreed_sizes,
+    check_elements,
+    cotangent,
+    number,
+    per_axis,
+    spatial_rank,
+    tangent,
+)
 from .conv import crop_spatial, offset_slice, pad_spatial, windows
 from .domains import pool_agreement
-from .errors import Rule, ShapeError
 from .formulas import pool_out
 from .ops import Geometry, Op, declare, sizes_in
 
@@ -155,10 +162,7 @@ def avg_pool_jvp(x, dx, kernel, stride=None, padding=0):
 # smooth max pool (log-sum-exp)
 # --------------------------------------------------------------------------------------
 def _check_beta(op, beta):
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(beta) or beta == 0:
-        raise ShapeError(Rule.NUMBER, op=op, name="beta", extra=" other than 0", value=beta)
-    return float(beta)
+    return number(op, "beta", beta, nonzero=True)
 
 
 def _softmax_windows(x, kernel, stride, padding, out, beta):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_float_array, cotangent, count, tangent
+from .checks import as_float_array, check_elements, cotangent, count, tangent
 from .errors import ShapeError
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
 def _channel_args(op: str, x, out_channels, relation: str):
     x = as_float_array(op, "x", x, min_ndim=1)
     out_channels = count(op, "out_channels", out_channels)
+    check_elements(op, "the output", (out_channels, *x.shape[1:]))
     in_channels = x.shape[0]
     ok = {"pad": in_channels <= out_channels, "slice": in_channels >= out_channels,
           "any": True}[relation]
@@ -141,8 +142,12 @@ def _padding_tuple(op: str, x, padding) -> tuple[int, ...]:
             raise ShapeError(
                 f"{op}: padding {tuple(padding)!r} has {len(padding)} entries but x {x.shape} "
                 f"has {axes} spatial axes", rule="axis_count")
-        return tuple(count(op, f"padding[{i}]", p) for i, p in enumerate(padding))
-    return (count(op, "padding", padding),) * axes
+        pads = tuple(count(op, f"padding[{i}]", p) for i, p in enumerate(padding))
+    else:
+        pads = (count(op, "padding", padding),) * axes
+    check_elements(op, "the padded array",
+                   (x.shape[0], *(n + 2 * p for n, p in zip(x.shape[1:], pads, strict=True))))
+    return pads
 
 
 def pad(x, padding):

@@ -1,14 +1,7 @@
-"""The basic ops against PyTorch (float64 forward, vjp via autograd, jvp via forward mode).
-
-Hypothesis draws shapes first (channels, rank, sizes, paddings, explicit bounds), then the
-arrays; ReLU inputs stay away from the kink.
-"""
+"""The basic ops: dtypes, shape properties and bad arguments (the agreement with PyTorch is
+generated from the op records in tests/spec/test_ops.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pytest
@@ -38,149 +31,41 @@ channels = st.integers(1, 4)
 spatial = st.lists(st.integers(2, 5), min_size=1, max_size=3).map(tuple)
 
 
-@st.composite
-def linear_args(draw):
-    in_dim, out_dim, seed = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(seeds)
-    return (_array(seed, (in_dim,)), _array(seed + 1, (out_dim, in_dim)),
-            _array(seed + 2, (out_dim,))), {}
 
 
-@st.composite
-def image_args(draw, *, away_from_zero=False):
-    shape = (draw(channels),) + draw(spatial)
-    return (_array(draw(seeds), shape, away_from_zero=away_from_zero),), {}
 
 
-@st.composite
-def bn_args(draw):
-    c, s, seed = draw(channels), draw(spatial), draw(seeds)
-    return (_array(seed, (c,) + s), _array(seed + 1, (c,)), _array(seed + 2, (c,))), {}
 
 
-@st.composite
-def concat_args(draw):
-    rest, seed = draw(spatial), draw(seeds)
-    return (_array(seed, (draw(channels),) + rest), _array(seed + 1, (draw(channels),) + rest)), {}
 
 
-@st.composite
-def channel_args(draw, relation):
-    in_c, delta, s, seed = draw(channels), draw(st.integers(0, 3)), draw(spatial), draw(seeds)
-    out_c = {"pad": in_c + delta, "slice": max(in_c - delta, 0),
-             "any": draw(st.integers(0, 6))}[relation]
-    return (_array(seed, (in_c,) + s),), {"out_channels": out_c}
 
 
-@st.composite
-def pad_args(draw, *, crop=False):
-    s, seed = draw(spatial), draw(seeds)
-    pads = tuple(draw(st.integers(0, n // 2 if crop else 2)) for n in s)
-    padding = pads if draw(st.booleans()) or len(set(pads)) > 1 else pads[0]
-    return (_array(seed, (draw(channels),) + s),), {"padding": padding}
 
 
 # --------------------------------------------------------------------------------------
 # The torch references
 # --------------------------------------------------------------------------------------
-def _torch_gap(x):
-    d = x.dim() - 1
-    pool = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[d - 1]
-    return pool(x[None], 1).flatten()
 
 
 def _torch_bn(x, gamma, beta):
     return F.batch_norm(x[None], None, None, gamma, beta, training=True, eps=1e-6)[0]
 
 
-def _torch_channel_pad(x, out_channels):
-    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, out_channels - x.shape[0]))
 
 
-def _torch_shortcut(x, out_channels):
-    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, out_channels - x.shape[0]))
 
 
-def _torch_pad(x, padding, sign=1):
-    pads = padding if isinstance(padding, tuple) else (padding,) * (x.dim() - 1)
-    flat = tuple(sign * p for p in reversed(pads) for _ in range(2))
-    return F.pad(x, flat)
 
 
-@dataclass
-class Case:
-    name: str
-    strategy: Any
-    torch_fn: Callable
-    n_params: int = 0  # vjp returns (params..., input): rotate to argument order
 
 
-CASES = [
-    Case("linear", linear_args(), F.linear, n_params=2),
-    Case("relu", image_args(away_from_zero=True), F.relu),
-    Case("batch_norm", bn_args(), _torch_bn, n_params=2),
-    Case("global_avg_pool", image_args(), _torch_gap),
-    Case("flatten", image_args(), torch.flatten),
-    Case("concat", concat_args(), lambda a, b: torch.cat([a, b], 0)),
-    Case("channel_pad", channel_args("pad"), _torch_channel_pad),
-    Case("channel_slice", channel_args("slice"), lambda x, out_channels: x[:out_channels]),
-    Case("shortcut", channel_args("any"), _torch_shortcut),
-    Case("pad", pad_args(), _torch_pad),
-    Case("crop", pad_args(crop=True), lambda x, padding: _torch_pad(x, padding, sign=-1)),
-]
 
 
-def _argument_order(case: Case, grads):
-    """The vjp's result in the forward's argument order (input first)."""
-    if not isinstance(grads, tuple):
-        return (grads,)
-    if case.n_params:
-        return (grads[-1],) + grads[:-1]
-    return grads
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_forward_vjp_jvp_agree_with_torch(case: Case):
-    spec_fn = getattr(basic, case.name)
-    spec_vjp = getattr(basic, f"{case.name}_vjp")
-    spec_jvp = getattr(basic, f"{case.name}_jvp")
-
-    @given(case.strategy, seeds)
-    def check(drawn, seed):
-        arrays, static = drawn
-        y = spec_fn(*arrays, **static)
-        tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
-        y_ref = case.torch_fn(*tensors, **static)
-        assert y.shape == tuple(y_ref.shape)
-        assert y.dtype == np.float64
-        np.testing.assert_allclose(y, y_ref.detach().numpy(), rtol=1e-12, atol=1e-12)
-
-        grad_y = _array(seed, y.shape)
-        grads = _argument_order(case, spec_vjp(*arrays, **static, grad_y=grad_y))
-        refs = torch.autograd.grad(y_ref, tensors, torch.tensor(grad_y), allow_unused=True)
-        assert len(grads) == len(arrays)
-        for g, r, a in zip(grads, refs, arrays, strict=True):
-            assert g.shape == a.shape and g.dtype == a.dtype
-            r = np.zeros_like(a) if r is None else r.numpy()
-            np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)
-
-        tangents = [_array(seed + 7 + i, a.shape) for i, a in enumerate(arrays)]
-        dy = spec_jvp(*arrays, **static, **dict(zip(_tangent_names(spec_jvp, len(arrays)),
-                                                      tangents, strict=True)))
-        _, dy_ref = torch.func.jvp(lambda *t: case.torch_fn(*t, **static),
-                                   tuple(torch.tensor(a) for a in arrays),
-                                   tuple(torch.tensor(t) for t in tangents))
-        np.testing.assert_allclose(dy, dy_ref.numpy(), rtol=1e-10, atol=1e-10)
-
-    check()
 
 
-def _tangent_names(fn, n):
-    """The last ``n`` positional parameter names of a jvp: its tangents."""
-    import inspect
-
-    names = [p.name for p in inspect.signature(fn).parameters.values()
-             if p.default is inspect.Parameter.empty]
-    return names[-n:]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
