@@ -27,6 +27,7 @@ defect of its backward goes in ``tests/adjoint``; every other test picks the rec
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,9 +134,14 @@ def declare(op: Op) -> Op:
     return op
 
 
+#: The family modules that declare records (imported by name: ``from . import conv`` would
+#: consult the package's lazy exports).
+FAMILIES = ("basic", "conv", "pool")
+
+
 def _load() -> None:
-    # the family modules declare their records on import
-    from . import basic, conv, pool  # noqa: F401
+    for family in FAMILIES:
+        importlib.import_module(f"{__package__}.{family}")
 
 
 def ops() -> list[Op]:
