@@ -9,7 +9,10 @@
   linear head maps ``featSize -> outC``. :func:`cnn_spec` and :func:`cnn_with_relu_spec`
   build them.
 
-Every size comes from :mod:`nnbridge.spec.shapes` (``cnn2_stages``, ``cnn2_feat_size``).
+Every size comes from :mod:`nnbridge.spec.shapes` (``cnn2_stages``, ``cnn2_feat_size``); the
+config must be well formed (TorchLean's ``CNN2Config.WF``) and the chain's sizes must agree
+between TorchLean's Nat formulas and PyTorch at the model's input size. The forward is
+written once (``graph``) and read on arrays and on a tape.
 """
 
 from __future__ import annotations
@@ -19,21 +22,19 @@ from dataclasses import fields, replace
 import numpy as np
 
 from ..basic import (
-    flatten,
     flatten_jvp,
     flatten_vjp,
-    linear,
     linear_jvp,
     linear_vjp,
-    relu,
     relu_jvp,
     relu_vjp,
 )
-from ..conv import conv, conv_jvp, conv_vjp
-from ..errors import ShapeError
-from ..pool import max_pool, max_pool_jvp, max_pool_vjp
+from ..conv import conv_jvp, conv_vjp
+from ..errors import Rule, ShapeError
+from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import CNN2Config, cnn2_feat_size, cnn2_stages
-from ._base import SpecModel
+from ._base import SpecModel, positive_sizes
+from .configs import well_formed
 
 __all__ = ["CNN2", "CNNChain", "cnn_spec", "cnn_with_relu_spec"]
 
@@ -45,25 +46,23 @@ class _ConvPoolNet(SpecModel):
 
     def __init__(self, cfg: CNN2Config, in_c: int, in_h: int, in_w: int, *, relu: bool,
                  seed: int = 0, dtype=np.float64):
+        owner = type(self).__name__
         if not isinstance(cfg, CNN2Config):
-            raise ShapeError(f"{type(self).__name__}: cfg must be a CNN2Config, got "
-                             f"{type(cfg).__name__}", rule="config_type")
-        for name, value in (("in_c", in_c), ("in_h", in_h), ("in_w", in_w)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ShapeError(f"{type(self).__name__}: {name} must be a positive integer, "
-                                 f"got {value!r}", rule="positive_size")
-        zero = [f.name for f in fields(cfg) if getattr(cfg, f.name) == 0
-                and f.name not in ("padding1", "padding2")]
-        if zero:
-            raise ShapeError(f"{type(self).__name__}: CNN2Config.WF needs {zero} nonzero",
-                             rule="config_wf")
+            raise ShapeError(Rule.CONFIG_TYPE, op=owner, expected="a CNN2Config",
+                             got=type(cfg).__name__)
+        if not isinstance(relu, bool):
+            raise ShapeError(Rule.CONFIG_FIELD, op=owner, name="relu",
+                             detail=f"must be a bool, got {relu!r}")
+        sizes = positive_sizes(owner, in_c=in_c, in_h=in_h, in_w=in_w)
+        in_c, in_h, in_w = sizes["in_c"], sizes["in_h"], sizes["in_w"]
+        well_formed(cfg, owner)
         lean = cnn2_stages(cfg, in_h, in_w)
         torch_sizes = cnn2_stages(cfg, in_h, in_w, semantics="torch")  # raises where torch does
         if lean != torch_sizes:
             diff = {k: (lean[k], torch_sizes[k]) for k in lean if lean[k] != torch_sizes[k]}
             raise ShapeError(
-                f"{type(self).__name__}: Lean's Nat sizes and PyTorch's disagree at "
-                f"{diff} (lean, torch) for input {in_h}x{in_w}", rule="lean_torch_divergence")
+                f"{owner}: Lean's Nat sizes and PyTorch's disagree at {diff} (lean, torch) for "
+                f"input {in_h}x{in_w}", rule=Rule.LEAN_TORCH_DIVERGENCE)
         self.cfg, self.relu, self.stages = cfg, relu, lean
         self.input_shape = (in_c, in_h, in_w)
         self.feat_size = cnn2_feat_size(cfg, in_h, in_w)
@@ -88,30 +87,23 @@ class _ConvPoolNet(SpecModel):
         return {"kernel": (c.pool_kh, c.pool_kw),
                 "stride": c.pool_stride1 if i == 1 else c.pool_stride2}
 
-    def _act(self, h):
-        return relu(h) if self.relu else h
-
-    def _intermediates(self, x, p):
+    # the forward, once ------------------------------------------------------------------
+    def graph(self, ex, p, x) -> dict:
+        """``linear(flatten(pool(act(conv2(pool(act(conv1(x))))))))``, shape ``(outDim,)``."""
         v = {"x": x}
-        v["h1"] = conv(x, p["conv1.weight"], p["conv1.bias"], **self._conv(1))
-        v["r1"] = self._act(v["h1"])
-        v["q1"] = max_pool(v["r1"], **self._pool(1))
-        v["h2"] = conv(v["q1"], p["conv2.weight"], p["conv2.bias"], **self._conv(2))
-        v["r2"] = self._act(v["h2"])
-        v["q2"] = max_pool(v["r2"], **self._pool(2))
-        v["f"] = flatten(v["q2"])
-        v["y"] = linear(v["f"], p["head.weight"], p["head.bias"])
+        v["h1"] = ex.conv(p["conv1.weight"], p["conv1.bias"], x, **self._conv(1))
+        v["r1"] = ex.relu(v["h1"]) if self.relu else v["h1"]
+        v["q1"] = ex.max_pool(v["r1"], **self._pool(1))
+        v["h2"] = ex.conv(p["conv2.weight"], p["conv2.bias"], v["q1"], **self._conv(2))
+        v["r2"] = ex.relu(v["h2"]) if self.relu else v["h2"]
+        v["q2"] = ex.max_pool(v["r2"], **self._pool(2))
+        v["f"] = ex.flatten(v["q2"])
+        v["y"] = ex.linear(p["head.weight"], p["head.bias"], v["f"])
         return v
 
-    def forward(self, x, params=None):
-        """``linear(flatten(pool(act(conv2(pool(act(conv1(x))))))))``, shape ``(outDim,)``."""
-        return self._intermediates(self._check_input("x", x), self._params(params))["y"]
-
-    def vjp(self, x, grad_y, params=None):
-        """Reverse through the chain with each layer's vjp; returns ``(grads, grad_x)``."""
-        p = self._params(params)
-        v = self._intermediates(self._check_input("x", x), p)
-        grads = {}
+    # the hand-written backward and forward mode ------------------------------------------
+    def _backward(self, v, p, grad_y, grads):
+        """Reverse through the chain with each layer's vjp."""
         grads["head.weight"], grads["head.bias"], g = linear_vjp(
             v["f"], p["head.weight"], p["head.bias"], grad_y)
         g = flatten_vjp(v["q2"], g)
@@ -124,15 +116,13 @@ class _ConvPoolNet(SpecModel):
         if self.relu:
             g = relu_vjp(v["h1"], g)
         grads["conv1.weight"], grads["conv1.bias"], g = conv_vjp(
-            x, p["conv1.weight"], p["conv1.bias"], g, **self._conv(1))
-        return grads, g
+            v["x"], p["conv1.weight"], p["conv1.bias"], g, **self._conv(1))
+        return g
 
-    def jvp(self, x, dx, dparams=None, params=None):
-        """Push ``(dx, dparams)`` forward with each layer's jvp; returns ``dy``."""
-        p, d = self._params(params), self._tangents(dparams)
-        v = self._intermediates(self._check_input("x", x), p)
-        t = conv_jvp(x, p["conv1.weight"], p["conv1.bias"], self._check_input("dx", dx),
-                     d["conv1.weight"], d["conv1.bias"], **self._conv(1))
+    def _forward_tangent(self, v, p, d, dx):
+        """Push ``(dx, d)`` forward with each layer's jvp."""
+        t = conv_jvp(v["x"], p["conv1.weight"], p["conv1.bias"], dx, d["conv1.weight"],
+                     d["conv1.bias"], **self._conv(1))
         if self.relu:
             t = relu_jvp(v["h1"], t)
         t = max_pool_jvp(v["r1"], t, **self._pool(1))
@@ -189,12 +179,13 @@ class CNNChain(_ConvPoolNet):
                  seed: int = 0, dtype=np.float64, **layer):
         bad = sorted(set(layer) & {"c1", "c2", "out_dim"})
         if bad:
-            raise ShapeError(f"CNNChain: {bad} are fixed to out_c in the seed's chain",
-                             rule="config_field")
-        try:
-            cfg = replace(CNN2Config(), c1=out_c, c2=out_c, out_dim=out_c, **layer)
-        except TypeError as err:
-            raise ShapeError(f"CNNChain: {err}", rule="config_field") from None
+            raise ShapeError(Rule.CONFIG_FIELD, op="CNNChain", name=", ".join(bad),
+                             detail="fixed to out_c in the seed's chain")
+        unknown = sorted(set(layer) - {f.name for f in fields(CNN2Config)})
+        if unknown:
+            raise ShapeError(Rule.CONFIG_FIELD, op="CNNChain", name=", ".join(unknown),
+                             detail="not a CNN2Config field")
+        cfg = replace(CNN2Config(), c1=out_c, c2=out_c, out_dim=out_c, **layer)
         super().__init__(cfg, in_c, in_h, in_w, relu=relu, seed=seed, dtype=dtype)
 
 

@@ -12,6 +12,11 @@ TorchLean's fallback: identity, zero channels (``inC < outC``) or the first ``ou
 
 ResNet: ``conv stem -> BN -> ReLU -> max pool (no padding) -> 4 stages of basic blocks ->
 global average pool -> linear``; sizes from :func:`nnbridge.spec.shapes.resnet_spatial`.
+A batch norm over a single spatial element (a 1x1 block input, or a stem or pool of 1x1) is
+refused: TorchLean gives ``beta`` there, PyTorch raises.
+
+Each forward is written once (:meth:`Block.graph`, :meth:`ResNet.graph`) and read on arrays
+and on a tape; the hand-written backward and forward mode read the array values it keeps.
 """
 
 from __future__ import annotations
@@ -21,27 +26,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..basic import (
-    batch_norm,
     batch_norm_jvp,
     batch_norm_vjp,
-    global_avg_pool,
     global_avg_pool_jvp,
     global_avg_pool_vjp,
-    linear,
     linear_jvp,
     linear_vjp,
-    relu,
     relu_jvp,
     relu_vjp,
-    shortcut,
     shortcut_jvp,
     shortcut_vjp,
 )
-from ..conv import conv, conv_jvp, conv_vjp
-from ..errors import ShapeError
-from ..pool import max_pool, max_pool_jvp, max_pool_vjp
+from ..conv import conv_jvp, conv_vjp
+from ..errors import Rule, ShapeError
+from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import ResNetConfig, resnet_spatial
-from ._base import SpecModel
+from ._base import SpecModel, positive_sizes
+from .configs import well_formed
+from .executor import BN_EPS
 
 __all__ = [
     "Block",
@@ -54,7 +56,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------
-# One residual block, as a description plus three functions over a parameter dict
+# One residual block: its wiring, its forward once, its hand-written vjp and jvp
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Block:
@@ -84,8 +86,8 @@ class Block:
         """1x1 ``inC -> outC/4``, 3x3 ``outC/4 -> outC/4``, 1x1 ``outC/4 -> outC``."""
         width = out_c // 4
         if width < 1:
-            raise ShapeError(f"bottleneck: outC/4 must be at least 1, got outC={out_c}",
-                             rule="config_field")
+            raise ShapeError(Rule.CONFIG_FIELD, op="Bottleneck", name="out_c",
+                             detail=f"the width outC/4 must be at least 1, got out_c={out_c}")
         return cls(prefix, in_c, out_c,
                    ((in_c, width, 1, 0), (width, width, 3, 1), (width, out_c, 1, 0)), projection)
 
@@ -103,35 +105,37 @@ class Block:
             table[f"{self.prefix}shortcut_bn.bias"] = ((self.out_c,), "beta")
         return table
 
-    # forward --------------------------------------------------------------------------
-    def intermediates(self, p, x):
-        """Every value the backward needs: unit inputs, conv outputs, BN outputs, the sum."""
+    # the forward, once ------------------------------------------------------------------
+    def graph(self, ex, p, x) -> dict:
+        """``relu(main(x) + shortcut(x))``; ``v["units"]`` holds each unit's
+        ``(input, conv output, BN output)``, ``v["sc_conv"]`` the projection's conv output."""
         q, v = self.prefix, {"x": x, "units": []}
         h = x
         for i, (_, _, _, pad) in enumerate(self.units, start=1):
-            z = conv(h, p[f"{q}conv{i}.weight"], p[f"{q}conv{i}.bias"], stride=1, padding=pad)
-            a = batch_norm(z, p[f"{q}bn{i}.weight"], p[f"{q}bn{i}.bias"])
+            z = ex.conv(p[f"{q}conv{i}.weight"], p[f"{q}conv{i}.bias"], h, stride=1,
+                        padding=pad)
+            a = ex.batch_norm(p[f"{q}bn{i}.weight"], p[f"{q}bn{i}.bias"], z, eps=BN_EPS)
             v["units"].append((h, z, a))
-            h = a if i == len(self.units) else relu(a)
+            h = a if i == len(self.units) else ex.relu(a)
         if self.projection:
-            v["sc_conv"] = conv(x, p[f"{q}shortcut.weight"], p[f"{q}shortcut.bias"])
-            s = batch_norm(v["sc_conv"], p[f"{q}shortcut_bn.weight"], p[f"{q}shortcut_bn.bias"])
+            v["sc_conv"] = ex.conv(p[f"{q}shortcut.weight"], p[f"{q}shortcut.bias"], x,
+                                   stride=1, padding=0)
+            s = ex.batch_norm(p[f"{q}shortcut_bn.weight"], p[f"{q}shortcut_bn.bias"],
+                              v["sc_conv"], eps=BN_EPS)
         else:
-            s = shortcut(x, self.out_c)
-        v["sum"] = h + s
-        v["y"] = relu(v["sum"])
+            s = ex.shortcut(x, out_channels=self.out_c)
+        v["sum"] = ex.add(h, s)
+        v["y"] = ex.relu(v["sum"])
         return v
 
-    def forward(self, p, x):
-        return self.intermediates(p, x)["y"]
-
-    # reverse --------------------------------------------------------------------------
-    def vjp(self, p, x, grad_y, grads: dict):
+    # reverse ----------------------------------------------------------------------------
+    def backward(self, v, p, grad_y, grads: dict):
         """Fill ``grads`` with this block's parameter gradients; return ``grad_x``.
 
-        The gradient at the sum goes to both branches unchanged; the two input gradients add.
+        ``v`` is the array reading of :meth:`graph`. The gradient at the sum goes to both
+        branches unchanged; the two input gradients add.
         """
-        q, v = self.prefix, self.intermediates(p, x)
+        q, x = self.prefix, v["x"]
         g_sum = relu_vjp(v["sum"], grad_y)
         g = g_sum
         for i in range(len(self.units), 0, -1):
@@ -139,30 +143,31 @@ class Block:
             if i < len(self.units):
                 g = relu_vjp(a, g)
             grads[f"{q}bn{i}.weight"], grads[f"{q}bn{i}.bias"], g = batch_norm_vjp(
-                z, p[f"{q}bn{i}.weight"], p[f"{q}bn{i}.bias"], g)
+                z, p[f"{q}bn{i}.weight"], p[f"{q}bn{i}.bias"], g, BN_EPS)
             grads[f"{q}conv{i}.weight"], grads[f"{q}conv{i}.bias"], g = conv_vjp(
                 h, p[f"{q}conv{i}.weight"], p[f"{q}conv{i}.bias"], g, stride=1,
                 padding=self.units[i - 1][3])
         if self.projection:
             grads[f"{q}shortcut_bn.weight"], grads[f"{q}shortcut_bn.bias"], g_s = batch_norm_vjp(
-                v["sc_conv"], p[f"{q}shortcut_bn.weight"], p[f"{q}shortcut_bn.bias"], g_sum)
+                v["sc_conv"], p[f"{q}shortcut_bn.weight"], p[f"{q}shortcut_bn.bias"], g_sum,
+                BN_EPS)
             grads[f"{q}shortcut.weight"], grads[f"{q}shortcut.bias"], g_x = conv_vjp(
                 x, p[f"{q}shortcut.weight"], p[f"{q}shortcut.bias"], g_s)
         else:
             g_x = shortcut_vjp(x, self.out_c, g_sum)
         return g + g_x
 
-    # forward mode ---------------------------------------------------------------------
-    def jvp(self, p, d, x, dx):
+    # forward mode -----------------------------------------------------------------------
+    def forward_tangent(self, v, p, d, dx):
         """The block's output tangent along ``dx`` and the parameter tangents ``d``."""
-        q, v = self.prefix, self.intermediates(p, x)
+        q, x = self.prefix, v["x"]
         t = dx
         for i, (h, z, a) in enumerate(v["units"], start=1):
             t = conv_jvp(h, p[f"{q}conv{i}.weight"], p[f"{q}conv{i}.bias"], t,
                          d[f"{q}conv{i}.weight"], d[f"{q}conv{i}.bias"], stride=1,
                          padding=self.units[i - 1][3])
             t = batch_norm_jvp(z, p[f"{q}bn{i}.weight"], p[f"{q}bn{i}.bias"], t,
-                               d[f"{q}bn{i}.weight"], d[f"{q}bn{i}.bias"])
+                               d[f"{q}bn{i}.weight"], d[f"{q}bn{i}.bias"], BN_EPS)
             if i < len(self.units):
                 t = relu_jvp(a, t)
         if self.projection:
@@ -170,21 +175,24 @@ class Block:
                            d[f"{q}shortcut.weight"], d[f"{q}shortcut.bias"])
             t_s = batch_norm_jvp(v["sc_conv"], p[f"{q}shortcut_bn.weight"],
                                  p[f"{q}shortcut_bn.bias"], t_s, d[f"{q}shortcut_bn.weight"],
-                                 d[f"{q}shortcut_bn.bias"])
+                                 d[f"{q}shortcut_bn.bias"], BN_EPS)
         else:
             t_s = shortcut_jvp(x, self.out_c, dx)
         return relu_jvp(v["sum"], t + t_s)
 
 
-def _positive(owner: str, **values) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ShapeError(f"{owner}: {name} must be a positive integer, got {value!r}",
-                             rule="positive_size")
+def _one_element_norm(owner: str, where: str, h: int, w: int) -> None:
+    """PyTorch's batch norm in training refuses one value per channel; TorchLean's gives
+    ``beta`` there (zero variance). The models refuse that size rather than pick one."""
+    if h * w == 1:
+        raise ShapeError(
+            f"{owner}: the batch norm {where} would normalise a single spatial element "
+            f"({h}x{w}): TorchLean gives beta, PyTorch refuses ('Expected more than 1 value "
+            "per channel when training')", rule=Rule.LEAN_TORCH_DIVERGENCE)
 
 
 class ResidualBlock(SpecModel):
-    """One residual block as a model on ``(inC, H, W)`` inputs of any size ``H, W >= 1``.
+    """One residual block as a model on ``(inC, H, W)`` inputs of any size with ``H*W >= 2``.
 
     ``y = relu(main(x) + shortcut(x))``; see :class:`Block` for the wiring.
 
@@ -200,28 +208,31 @@ class ResidualBlock(SpecModel):
 
     def __init__(self, in_c: int, out_c: int, *, kind: str = "basic", projection: bool = False,
                  seed: int = 0, dtype=np.float64):
-        _positive(type(self).__name__, in_c=in_c, out_c=out_c)
+        owner = type(self).__name__
+        sizes = positive_sizes(owner, in_c=in_c, out_c=out_c)
         if kind not in ("basic", "bottleneck"):
-            raise ShapeError(f"ResidualBlock: kind must be 'basic' or 'bottleneck', got "
-                             f"{kind!r}", rule="config_field")
-        self.block = getattr(Block, kind)("", in_c, out_c, bool(projection))
-        self.input_shape = (in_c, None, None)
+            raise ShapeError(Rule.CONFIG_FIELD, op=owner, name="kind",
+                             detail=f"must be 'basic' or 'bottleneck', got {kind!r}")
+        if not isinstance(projection, bool):
+            raise ShapeError(Rule.CONFIG_FIELD, op=owner, name="projection",
+                             detail=f"must be a bool, got {projection!r}")
+        build = Block.basic if kind == "basic" else Block.bottleneck
+        self.block = build("", sizes["in_c"], sizes["out_c"], projection)
+        self.input_shape = (sizes["in_c"], None, None)
         self._init_params(self.block.param_table(), seed, dtype)
 
-    def forward(self, x, params=None):
+    def _check_size(self, x):
+        _one_element_norm(type(self).__name__, "of every unit", x.shape[1], x.shape[2])
+
+    def graph(self, ex, p, x) -> dict:
         """``relu(main(x) + shortcut(x))``, shape ``(outC, H, W)``."""
-        return self.block.forward(self._params(params), self._check_input("x", x))
+        return self.block.graph(ex, p, x)
 
-    def vjp(self, x, grad_y, params=None):
-        """``(grads, grad_x)`` by the block's explicit backward."""
-        grads = {}
-        g = self.block.vjp(self._params(params), self._check_input("x", x), grad_y, grads)
-        return grads, g
+    def _backward(self, v, p, grad_y, grads):
+        return self.block.backward(v, p, grad_y, grads)
 
-    def jvp(self, x, dx, dparams=None, params=None):
-        """The output tangent along ``(dx, dparams)``."""
-        return self.block.jvp(self._params(params), self._tangents(dparams),
-                              self._check_input("x", x), self._check_input("dx", dx))
+    def _forward_tangent(self, v, p, d, dx):
+        return self.block.forward_tangent(v, p, d, dx)
 
 
 class Bottleneck(ResidualBlock):
@@ -241,11 +252,9 @@ class Bottleneck(ResidualBlock):
 # The ResNet
 # --------------------------------------------------------------------------------------
 def _resnet_blocks(cfg: ResNetConfig) -> list[Block]:
+    """The basic blocks of a well-formed config, stage by stage."""
     blocks, in_c = [], cfg.stem_out_channels
     for i, (out_c, count) in enumerate(cfg.stages, start=1):
-        if count < 1:
-            raise ShapeError(f"ResNet: stage{i}_blocks must be at least 1 (a stage is a first "
-                             f"block plus the rest), got {count}", rule="config_field")
         for j in range(count):
             projection = cfg.use_projection_shortcuts and j == 0 and in_c != out_c
             blocks.append(Block.basic(f"layer{i}.{j}.", in_c, out_c, projection))
@@ -259,6 +268,7 @@ def resnet_depth(cfg: ResNetConfig) -> int:
     10 for ``resnet18Config``; the weight-layer count that names ResNet-18 is
     ``1 + 2 * blocks + 1`` = 18 (:attr:`ResNet.weight_layers`).
     """
+    well_formed(cfg, "resnet_depth")
     return 1 + sum(count for _, count in cfg.stages) + 1
 
 
@@ -270,6 +280,9 @@ def resnet_param_count(cfg: ResNetConfig, in_c: int = 3, num_classes: int = 1000
     head ``classes*C4 + classes``. It equals PyTorch's ``sum(p.numel())`` for the equivalent
     module (convs with bias, BN affine).
     """
+    well_formed(cfg, "resnet_param_count")
+    sizes = positive_sizes("resnet_param_count", in_c=in_c, num_classes=num_classes)
+    in_c, num_classes = sizes["in_c"], sizes["num_classes"]
     c0, k = cfg.stem_out_channels, cfg.stem_kernel
     total = c0 * in_c * k * k + c0 + 2 * c0
     for block in _resnet_blocks(cfg):
@@ -289,7 +302,8 @@ class ResNet(SpecModel):
     ----------
     cfg : ResNetConfig
         ``resnet18Config`` by default (stem 64, 7x7 stride 2 padding 3; pool 3/2 without
-        padding; stages 64/128/256/512 with 2 blocks each; fallback shortcuts).
+        padding; stages 64/128/256/512 with 2 blocks each; fallback shortcuts). Checked by
+        :func:`~nnbridge.spec.models.configs.well_formed` (TorchLean's ``WF``).
     in_c, num_classes : int
     seed : int
         Parameters ``stem.*``, ``bn.*``, ``layer{i}.{j}.*`` (see :class:`Block`) and
@@ -301,15 +315,11 @@ class ResNet(SpecModel):
                  *, seed: int = 0, dtype=np.float64):
         cfg = ResNetConfig() if cfg is None else cfg
         if not isinstance(cfg, ResNetConfig):
-            raise ShapeError(f"ResNet: cfg must be a ResNetConfig, got {type(cfg).__name__}",
-                             rule="config_type")
-        _positive("ResNet", in_c=in_c, num_classes=num_classes)
-        zero = [n for n in ("stem_out_channels", "stem_kernel", "stem_stride", "pool_kernel",
-                            "pool_stride", "stage1_out_channels", "stage2_out_channels",
-                            "stage3_out_channels", "stage4_out_channels")
-                if getattr(cfg, n) == 0]
-        if zero:
-            raise ShapeError(f"ResNet: ResNetConfig.WF needs {zero} nonzero", rule="config_wf")
+            raise ShapeError(Rule.CONFIG_TYPE, op="ResNet", expected="a ResNetConfig",
+                             got=type(cfg).__name__)
+        sizes = positive_sizes("ResNet", in_c=in_c, num_classes=num_classes)
+        in_c, num_classes = sizes["in_c"], sizes["num_classes"]
+        well_formed(cfg, "ResNet")
         self.cfg, self.in_c, self.num_classes = cfg, in_c, num_classes
         self.blocks = _resnet_blocks(cfg)
         self.input_shape = (in_c, None, None)
@@ -341,14 +351,15 @@ class ResNet(SpecModel):
             if lean != torch_chain:
                 raise ShapeError(
                     f"ResNet: Lean's Nat sizes and PyTorch's disagree on axis {axis} for "
-                    f"in{axis} = {n}: {lean} vs {torch_chain}", rule="lean_torch_divergence")
+                    f"in{axis} = {n}: {lean} vs {torch_chain}",
+                    rule=Rule.LEAN_TORCH_DIVERGENCE)
             out[axis] = lean
         return out
 
-    def _checked(self, name, x):
-        x = self._check_input(name, x)
-        self.spatial(x.shape[1], x.shape[2])
-        return x
+    def _check_size(self, x):
+        chain = self.spatial(x.shape[1], x.shape[2])
+        _one_element_norm("ResNet", "after the stem", chain["H"]["stem"], chain["W"]["stem"])
+        _one_element_norm("ResNet", "of every block", chain["H"]["pool"], chain["W"]["pool"])
 
     def _stem_args(self):
         return {"stride": self.cfg.stem_stride, "padding": self.cfg.stem_padding}
@@ -356,55 +367,50 @@ class ResNet(SpecModel):
     def _pool_args(self):
         return {"kernel": self.cfg.pool_kernel, "stride": self.cfg.pool_stride}
 
-    def _intermediates(self, x, p):
+    # the forward, once ------------------------------------------------------------------
+    def graph(self, ex, p, x) -> dict:
+        """The class scores, shape ``(num_classes,)``; ``v["blocks"]`` holds each block's
+        values."""
         v = {"x": x}
-        v["stem"] = conv(x, p["stem.weight"], p["stem.bias"], **self._stem_args())
-        v["bn"] = batch_norm(v["stem"], p["bn.weight"], p["bn.bias"])
-        v["relu"] = relu(v["bn"])
-        h = max_pool(v["relu"], **self._pool_args())
-        v["block_inputs"] = []
+        v["stem"] = ex.conv(p["stem.weight"], p["stem.bias"], x, **self._stem_args())
+        v["bn"] = ex.batch_norm(p["bn.weight"], p["bn.bias"], v["stem"], eps=BN_EPS)
+        v["relu"] = ex.relu(v["bn"])
+        h = ex.max_pool(v["relu"], **self._pool_args())
+        v["blocks"] = []
         for block in self.blocks:
-            v["block_inputs"].append(h)
-            h = block.forward(p, h)
+            v["blocks"].append(block.graph(ex, p, h))
+            h = v["blocks"][-1]["y"]
         v["features"] = h
-        v["pooled"] = global_avg_pool(h)
-        v["y"] = linear(v["pooled"], p["fc.weight"], p["fc.bias"])
+        v["pooled"] = ex.global_avg_pool(h)
+        v["y"] = ex.linear(p["fc.weight"], p["fc.bias"], v["pooled"])
         return v
 
-    def forward(self, x, params=None):
-        """The class scores, shape ``(num_classes,)``."""
-        return self._intermediates(self._checked("x", x), self._params(params))["y"]
-
-    def vjp(self, x, grad_y, params=None):
-        """``(grads, grad_x)``: classifier, pool, blocks in reverse, max pool, ReLU, BN, stem."""
-        p = self._params(params)
-        v = self._intermediates(self._checked("x", x), p)
-        grads = {}
+    # the hand-written backward and forward mode ------------------------------------------
+    def _backward(self, v, p, grad_y, grads):
+        """Classifier, pool, blocks in reverse, max pool, ReLU, BN, stem."""
         grads["fc.weight"], grads["fc.bias"], g = linear_vjp(
             v["pooled"], p["fc.weight"], p["fc.bias"], grad_y)
         g = global_avg_pool_vjp(v["features"], g)
-        for block, h in zip(reversed(self.blocks), reversed(v["block_inputs"]), strict=True):
-            g = block.vjp(p, h, g, grads)
+        for block, bv in zip(reversed(self.blocks), reversed(v["blocks"]), strict=True):
+            g = block.backward(bv, p, g, grads)
         g = max_pool_vjp(v["relu"], g, **self._pool_args())
         g = relu_vjp(v["bn"], g)
         grads["bn.weight"], grads["bn.bias"], g = batch_norm_vjp(
-            v["stem"], p["bn.weight"], p["bn.bias"], g)
+            v["stem"], p["bn.weight"], p["bn.bias"], g, BN_EPS)
         grads["stem.weight"], grads["stem.bias"], g = conv_vjp(
-            x, p["stem.weight"], p["stem.bias"], g, **self._stem_args())
-        return grads, g
+            v["x"], p["stem.weight"], p["stem.bias"], g, **self._stem_args())
+        return g
 
-    def jvp(self, x, dx, dparams=None, params=None):
-        """The output tangent along ``(dx, dparams)``."""
-        p, d = self._params(params), self._tangents(dparams)
-        v = self._intermediates(self._checked("x", x), p)
-        t = conv_jvp(x, p["stem.weight"], p["stem.bias"], self._check_input("dx", dx),
-                     d["stem.weight"], d["stem.bias"], **self._stem_args())
+    def _forward_tangent(self, v, p, d, dx):
+        """The output tangent along ``(dx, d)``."""
+        t = conv_jvp(v["x"], p["stem.weight"], p["stem.bias"], dx, d["stem.weight"],
+                     d["stem.bias"], **self._stem_args())
         t = batch_norm_jvp(v["stem"], p["bn.weight"], p["bn.bias"], t, d["bn.weight"],
-                           d["bn.bias"])
+                           d["bn.bias"], BN_EPS)
         t = relu_jvp(v["bn"], t)
         t = max_pool_jvp(v["relu"], t, **self._pool_args())
-        for block, h in zip(self.blocks, v["block_inputs"], strict=True):
-            t = block.jvp(p, d, h, t)
+        for block, bv in zip(self.blocks, v["blocks"], strict=True):
+            t = block.forward_tangent(bv, p, d, t)
         t = global_avg_pool_jvp(v["features"], t)
         return linear_jvp(v["pooled"], p["fc.weight"], p["fc.bias"], t, d["fc.weight"],
                           d["fc.bias"])

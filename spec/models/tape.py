@@ -1,10 +1,12 @@
 """The models recorded on a :class:`~nnbridge.spec.tape.Tape`: a second derivation of
 their gradients.
 
-:func:`record` writes a model's forward as tape nodes (the tape's conv and pool nodes and the
-basic-op nodes of :mod:`nnbridge.spec.tape_basic`); :func:`tape_vjp` then gets every
-gradient from the tape's reverse sweep. The models' hand-written ``vjp`` orders the layer
-backward rules by hand; the tape orders them by its graph; the tests require both to agree.
+Every model writes its forward once, as ``graph(ex, p, x)`` over the
+:class:`~nnbridge.spec.models.executor.Executor` interface. :class:`TapeExecutor` reads that
+same text by recording each layer as a tape node (handles are node ids), so :func:`record`
+needs no per-model code; :func:`tape_vjp` then gets every gradient from the tape's reverse
+sweep. The models' hand-written ``vjp`` orders the layer backward rules by hand; the tape
+orders them by its graph; the tests require both to agree.
 """
 
 from __future__ import annotations
@@ -12,106 +14,87 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tape_basic  # noqa: F401  (registers the basic-op nodes)
-from ..errors import ShapeError
+from ..checks import cotangent
+from ..errors import Rule, ShapeError
 from ..tape import Tape
-from .cnn import _ConvPoolNet
-from .resnet import Block, ResidualBlock, ResNet
-from .unet import CONV_LAYERS, UNet2, check_unet2_obligations
+from ._base import Params, SpecModel
 
-__all__ = ["record", "tape_vjp"]
+__all__ = ["TapeExecutor", "record", "tape_vjp"]
 
 
-def _record_cnn(t: Tape, m: _ConvPoolNet, ids: dict, x: int) -> int:
-    c = m.cfg
-    h = x
-    for i, (stride, padding, pool_stride) in enumerate(
-            ((c.stride1, c.padding1, c.pool_stride1), (c.stride2, c.padding2, c.pool_stride2)),
-            start=1):
-        h = t.conv(ids[f"conv{i}.weight"], ids[f"conv{i}.bias"], h, stride=stride,
-                   padding=padding)
-        if m.relu:
-            h = t.relu(h)
-        h = t.max_pool(h, kernel=(c.pool_kh, c.pool_kw), stride=pool_stride, padding=0)
-    return t.linear(ids["head.weight"], ids["head.bias"], t.flatten(h))
+class TapeExecutor:
+    """The tape reading of a model's forward: each method records one node, parents in
+    TorchLean's order (parameters first, input last), and returns its id."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+
+    def conv(self, w, b, x, *, stride, padding):
+        return self.tape.apply("conv", w, b, x, stride=stride, padding=padding)
+
+    def conv_transpose(self, w, b, x, *, stride, padding):
+        return self.tape.apply("conv_transpose", w, b, x, stride=stride, padding=padding)
+
+    def linear(self, w, b, x):
+        return self.tape.apply("linear", w, b, x)
+
+    def batch_norm(self, gamma, beta, x, *, eps):
+        return self.tape.apply("batch_norm", gamma, beta, x, eps=eps)
+
+    def relu(self, x):
+        return self.tape.apply("relu", x)
+
+    def max_pool(self, x, *, kernel, stride):
+        return self.tape.apply("max_pool", x, kernel=kernel, stride=stride, padding=0)
+
+    def global_avg_pool(self, x):
+        return self.tape.apply("global_avg_pool", x)
+
+    def flatten(self, x):
+        return self.tape.apply("flatten", x)
+
+    def concat(self, a, b):
+        return self.tape.apply("concat", a, b)
+
+    def shortcut(self, x, *, out_channels):
+        return self.tape.apply("shortcut", x, out_channels=out_channels)
+
+    def add(self, a, b):
+        return self.tape.apply("add", a, b)
 
 
-def _record_unet(t: Tape, m: UNet2, ids: dict, x: int) -> int:
-    c = m.cfg
-    check_unet2_obligations(c, *t.value(x).shape[1:])
+def record(model: SpecModel, tape: Tape, x: np.ndarray, params=None, *,
+           executor: type[TapeExecutor] = TapeExecutor):
+    """Record ``model``'s forward at ``x`` on ``tape``, checked as ``model.forward`` checks.
 
-    def block(name, h):
-        return t.relu(t.conv(ids[f"{name}.weight"], ids[f"{name}.bias"], h,
-                             stride=c.conv_stride, padding=c.conv_padding))
-
-    names = [name for name, _, _ in CONV_LAYERS]
-    skip = block(names[1], block(names[0], x))
-    low = t.max_pool(skip, kernel=c.pool_kernel, stride=c.pool_stride, padding=0)
-    low = block(names[3], block(names[2], low))
-    up = t.conv_transpose(ids["up.weight"], ids["up.bias"], low, stride=c.up_stride,
-                          padding=c.up_padding)
-    h = block(names[5], block(names[4], t.concat(skip, up)))
-    return t.conv(ids["head.weight"], ids["head.bias"], h, stride=c.head_stride,
-                  padding=c.head_padding)
-
-
-def _record_block(t: Tape, b: Block, ids: dict, x: int) -> int:
-    q, h = b.prefix, x
-    for i, (_, _, _, pad) in enumerate(b.units, start=1):
-        h = t.conv(ids[f"{q}conv{i}.weight"], ids[f"{q}conv{i}.bias"], h, stride=1, padding=pad)
-        h = t.batch_norm(ids[f"{q}bn{i}.weight"], ids[f"{q}bn{i}.bias"], h)
-        if i < len(b.units):
-            h = t.relu(h)
-    if b.projection:
-        s = t.conv(ids[f"{q}shortcut.weight"], ids[f"{q}shortcut.bias"], x)
-        s = t.batch_norm(ids[f"{q}shortcut_bn.weight"], ids[f"{q}shortcut_bn.bias"], s)
-    else:
-        s = t.shortcut(x, out_channels=b.out_c)
-    return t.relu(t.add(h, s))
-
-
-def _record_resnet(t: Tape, m: ResNet, ids: dict, x: int) -> int:
-    c = m.cfg
-    m.spatial(*t.value(x).shape[1:])
-    h = t.conv(ids["stem.weight"], ids["stem.bias"], x, stride=c.stem_stride,
-               padding=c.stem_padding)
-    h = t.relu(t.batch_norm(ids["bn.weight"], ids["bn.bias"], h))
-    h = t.max_pool(h, kernel=c.pool_kernel, stride=c.pool_stride, padding=0)
-    for block in m.blocks:
-        h = _record_block(t, block, ids, h)
-    return t.linear(ids["fc.weight"], ids["fc.bias"], t.global_avg_pool(h))
-
-
-def record(model, tape: Tape, x: np.ndarray, params: dict | None = None):
-    """Record ``model``'s forward at ``x`` on ``tape``.
+    ``executor`` is the tape reading to use (a subclass plants a wiring defect in tests).
 
     Returns
     -------
-    (param_ids, x_id, out_id) : the leaf ids of the parameters (by name) and of ``x``, and the
-    output node's id.
+    (param_ids, x_id, out_id) : the leaf ids of the parameters (a :class:`Params` of ids, by
+    name) and of ``x``, and the output node's id.
     """
+    if not isinstance(model, SpecModel):
+        raise ShapeError(Rule.CONFIG_TYPE, op="record", expected="a model spec of "
+                         "nnbridge.spec.models", got=type(model).__name__)
     params = model._params(params)
-    x = model._check_input("x", x)
-    ids = {name: tape.leaf(value, name) for name, value in params.items()}
-    x_id = tape.leaf(x, "x")
-    if isinstance(model, _ConvPoolNet):
-        out = _record_cnn(tape, model, ids, x_id)
-    elif isinstance(model, UNet2):
-        out = _record_unet(tape, model, ids, x_id)
-    elif isinstance(model, ResNet):
-        out = _record_resnet(tape, model, ids, x_id)
-    elif isinstance(model, ResidualBlock):
-        out = _record_block(tape, model.block, ids, x_id)
-    else:
-        raise ShapeError(f"record: no tape recording for {type(model).__name__}",
-                         rule="config_type")
+    x = model._input("x", x, params)
+    ids = Params({name: tape.leaf(value) for name, value in params.items()})
+    x_id = tape.leaf(x)
+    out = model.graph(executor(tape), ids, x_id)["y"]
     return ids, x_id, out
 
 
-def tape_vjp(model, x, grad_y, params=None):
+def tape_vjp(model: SpecModel, x, grad_y, params=None, *,
+             executor: type[TapeExecutor] = TapeExecutor):
     """``(grads, grad_x)`` from the tape's reverse sweep, shaped like ``model.vjp``'s."""
     tape = Tape()
-    ids, x_id, out = record(model, tape, x, params)
+    ids, x_id, out = record(model, tape, x, params, executor=executor)
+    y = tape.value(out)
+    grad_y = cotangent(type(model).__name__, "grad_y", grad_y, y.shape, y.dtype)
     grads = tape.backward(out, grad_y)
-    zero = {name: np.zeros_like(tape.value(i)) for name, i in ids.items()}
-    by_name = {name: grads.get(i, zero[name]) for name, i in ids.items()}
-    return by_name, grads.get(x_id, np.zeros_like(tape.value(x_id)))
+
+    def grad(i):
+        return grads[i] if i in grads else np.zeros_like(tape.value(i))
+
+    return Params({name: grad(i) for name, i in ids.items()}), grad(x_id)

@@ -5,29 +5,25 @@
 ``y = head(relu(up1_2(relu(up1_1(concat(skip, up(low)))))))``
 
 ``up`` is a transposed convolution (kernel ``(2*baseC, baseC, k, k)``), the concat puts the
-skip FIRST, and the head has no ReLU. Before any arithmetic, :meth:`UNet2.forward`,
-:meth:`UNet2.vjp` and :meth:`UNet2.jvp` check the eight ``h_*`` hypotheses of
-``UNet2Spec.forward`` (:func:`nnbridge.spec.shapes.unet2_obligations`) and raise a
-:class:`ShapeError` naming every failing one with its values.
+skip FIRST, and the head has no ReLU. The forward is written once, :meth:`UNet2.graph`,
+and read on arrays and on a tape. Before any arithmetic, every call (``forward``, ``vjp``,
+``jvp``, a tape recording) checks the eight ``h_*`` hypotheses of ``UNet2Spec.forward``
+(:func:`nnbridge.spec.shapes.unet2_obligations`) and raises a :class:`ShapeError` naming
+every failing one with its values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..basic import concat, concat_jvp, concat_vjp, relu, relu_jvp, relu_vjp
-from ..conv import (
-    conv,
-    conv_jvp,
-    conv_transpose,
-    conv_transpose_jvp,
-    conv_transpose_vjp,
-    conv_vjp,
-)
-from ..errors import ShapeError
-from ..pool import max_pool, max_pool_jvp, max_pool_vjp
+from ..basic import concat_jvp, concat_vjp, relu_jvp, relu_vjp
+from ..checks import integer
+from ..conv import conv_jvp, conv_transpose_jvp, conv_transpose_vjp, conv_vjp
+from ..errors import Rule, ShapeError
+from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import UNET2_OBLIGATIONS, UNet2Config, conv_out, unet2_obligations, unet_down
-from ._base import SpecModel
+from ._base import SpecModel, positive_sizes
+from .configs import well_formed
 
 __all__ = ["CONV_LAYERS", "UNet2", "check_unet2_obligations"]
 
@@ -48,12 +44,15 @@ def _obligation_sides(cfg: UNet2Config, name: str, n: int) -> tuple[int, int]:
 def check_unet2_obligations(cfg: UNet2Config, h: int, w: int) -> None:
     """Raise a ShapeError naming each of the eight ``h_*`` obligations that fails at ``h x w``.
 
+    The config must be well formed (:func:`~nnbridge.spec.models.configs.well_formed`).
     Each failing obligation is shown with its statement and both sides' values, e.g.
     ``h_upH: UNetUpH cfg inH = inH, but 4 != 5 (inH = 5)``.
     """
-    if not cfg.well_formed():
-        raise ShapeError(f"UNet2: the config is not well formed (UNet2Config.WF: kernels, pool "
-                         f"stride and baseC nonzero): {cfg}", rule="config_wf")
+    if not isinstance(cfg, UNet2Config):
+        raise ShapeError(Rule.CONFIG_TYPE, op="UNet2", expected="a UNet2Config",
+                         got=type(cfg).__name__)
+    well_formed(cfg, "UNet2")
+    h, w = integer("UNet2", "h", h, minimum=0), integer("UNet2", "w", w, minimum=0)
     verdicts = unet2_obligations(cfg, h, w)
     failing = []
     for name, holds in verdicts.items():
@@ -66,7 +65,7 @@ def check_unet2_obligations(cfg: UNet2Config, h: int, w: int) -> None:
     if failing:
         raise ShapeError(
             f"UNet2: {len(failing)} of the 8 shape obligations fail for input {h}x{w}: "
-            + "; ".join(failing), rule="model_obligations")
+            + "; ".join(failing), rule=Rule.MODEL_OBLIGATIONS)
 
 
 class UNet2(SpecModel):
@@ -76,6 +75,7 @@ class UNet2(SpecModel):
     ----------
     cfg : UNet2Config
         Defaults: pool 2/2, convs 3x3 stride 1 padding 1, up 2x2 stride 2, 1x1 head, baseC 64.
+        Checked by :func:`~nnbridge.spec.models.configs.well_formed` (TorchLean's ``WF``).
     in_c, out_c : int
         Input and output channels.
     seed : int
@@ -88,15 +88,11 @@ class UNet2(SpecModel):
                  seed: int = 0, dtype=np.float64):
         cfg = UNet2Config() if cfg is None else cfg
         if not isinstance(cfg, UNet2Config):
-            raise ShapeError(f"UNet2: cfg must be a UNet2Config, got {type(cfg).__name__}",
-                             rule="config_type")
-        for name, value in (("in_c", in_c), ("out_c", out_c)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ShapeError(f"UNet2: {name} must be a positive integer, got {value!r}",
-                                 rule="positive_size")
-        if not cfg.well_formed():
-            raise ShapeError(f"UNet2: UNet2Config.WF fails (kernels, pool stride and baseC "
-                             f"must be nonzero): {cfg}", rule="config_wf")
+            raise ShapeError(Rule.CONFIG_TYPE, op="UNet2", expected="a UNet2Config",
+                             got=type(cfg).__name__)
+        sizes = positive_sizes("UNet2", in_c=in_c, out_c=out_c)
+        in_c, out_c = sizes["in_c"], sizes["out_c"]
+        well_formed(cfg, "UNet2")
         self.cfg, self.in_c, self.out_c = cfg, in_c, out_c
         self.input_shape = (in_c, None, None)
         base, k = cfg.base_c, (cfg.conv_kernel,) * 2
@@ -124,44 +120,34 @@ class UNet2(SpecModel):
     def _head_args(self):
         return {"stride": self.cfg.head_stride, "padding": self.cfg.head_padding}
 
-    def _checked(self, x):
-        x = self._check_input("x", x)
+    def _check_size(self, x):
+        """The eight ``h_*`` obligations of ``UNet2Spec.forward`` at the input's size."""
         check_unet2_obligations(self.cfg, x.shape[1], x.shape[2])
-        return x
 
-    def _intermediates(self, x, p):
+    # the forward, once ------------------------------------------------------------------
+    def graph(self, ex, p, x) -> dict:
+        """The U-Net output ``(outC, H, W)``; ``v`` keeps every block's input and conv output."""
         v = {"x": x}
 
         def block(name, inp):
             v[f"{name}.in"] = inp
-            v[f"{name}.pre"] = conv(inp, p[f"{name}.weight"], p[f"{name}.bias"],
-                                    **self._conv_args())
-            return relu(v[f"{name}.pre"])
+            v[f"{name}.pre"] = ex.conv(p[f"{name}.weight"], p[f"{name}.bias"], inp,
+                                       **self._conv_args())
+            return ex.relu(v[f"{name}.pre"])
 
-        h = block("down1_1", x)
-        v["skip"] = block("down1_2", h)
-        v["pooled"] = max_pool(v["skip"], **self._pool_args())
-        h = block("down2_1", v["pooled"])
-        v["low"] = block("down2_2", h)
-        v["up"] = conv_transpose(v["low"], p["up.weight"], p["up.bias"], **self._up_args())
-        v["cat"] = concat(v["skip"], v["up"])
-        h = block("up1_1", v["cat"])
-        v["head.in"] = block("up1_2", h)
-        v["y"] = conv(v["head.in"], p["head.weight"], p["head.bias"], **self._head_args())
+        v["skip"] = block("down1_2", block("down1_1", x))
+        v["pooled"] = ex.max_pool(v["skip"], **self._pool_args())
+        v["low"] = block("down2_2", block("down2_1", v["pooled"]))
+        v["up"] = ex.conv_transpose(p["up.weight"], p["up.bias"], v["low"], **self._up_args())
+        v["cat"] = ex.concat(v["skip"], v["up"])
+        v["head.in"] = block("up1_2", block("up1_1", v["cat"]))
+        v["y"] = ex.conv(p["head.weight"], p["head.bias"], v["head.in"], **self._head_args())
         return v
 
-    def forward(self, x, params=None):
-        """The U-Net output ``(outC, H, W)``; raises if an ``h_*`` obligation fails."""
-        x = self._checked(x)
-        return self._intermediates(x, self._params(params))["y"]
-
-    def vjp(self, x, grad_y, params=None):
-        """``(grads, grad_x)``: head, up blocks, concat split, transposed conv, down blocks."""
-        x = self._checked(x)
-        p = self._params(params)
-        v = self._intermediates(x, p)
-        grads = {}
-
+    # the hand-written backward and forward mode ------------------------------------------
+    def _backward(self, v, p, grad_y, grads):
+        """Head, up blocks, concat split, transposed conv, down blocks; the skip's two
+        gradients (concat and pool) add."""
         def block_vjp(name, g):
             g = relu_vjp(v[f"{name}.pre"], g)
             grads[f"{name}.weight"], grads[f"{name}.bias"], g = conv_vjp(
@@ -176,21 +162,16 @@ class UNet2(SpecModel):
             v["low"], p["up.weight"], p["up.bias"], g_up, **self._up_args())
         g = block_vjp("down2_1", block_vjp("down2_2", g))
         g_skip = g_skip + max_pool_vjp(v["skip"], g, **self._pool_args())
-        g = block_vjp("down1_1", block_vjp("down1_2", g_skip))
-        return grads, g
+        return block_vjp("down1_1", block_vjp("down1_2", g_skip))
 
-    def jvp(self, x, dx, dparams=None, params=None):
-        """The output tangent along ``(dx, dparams)``."""
-        x = self._checked(x)
-        p, d = self._params(params), self._tangents(dparams)
-        v = self._intermediates(x, p)
-
+    def _forward_tangent(self, v, p, d, dx):
+        """The output tangent along ``(dx, d)``."""
         def block_jvp(name, t):
             t = conv_jvp(v[f"{name}.in"], p[f"{name}.weight"], p[f"{name}.bias"], t,
                          d[f"{name}.weight"], d[f"{name}.bias"], **self._conv_args())
             return relu_jvp(v[f"{name}.pre"], t)
 
-        t_skip = block_jvp("down1_2", block_jvp("down1_1", self._check_input("dx", dx)))
+        t_skip = block_jvp("down1_2", block_jvp("down1_1", dx))
         t = max_pool_jvp(v["skip"], t_skip, **self._pool_args())
         t = block_jvp("down2_2", block_jvp("down2_1", t))
         t = conv_transpose_jvp(v["low"], p["up.weight"], p["up.bias"], t, d["up.weight"],

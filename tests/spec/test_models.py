@@ -16,6 +16,8 @@ from nnbridge.spec.models import (
     CNN2,
     Bottleneck,
     CNNChain,
+    Layer,
+    Params,
     ResidualBlock,
     ResNet,
     UNet2,
@@ -335,8 +337,125 @@ def test_unet2_obligations_all_named():
     (lambda: ResNet(SMALL_RESNET, 3, 5).vjp(_x((3, 16, 16)), np.ones(4)), "shape_match"),
     (lambda: ResNet(SMALL_RESNET, 3, 5).jvp(_x((3, 16, 16)), _x((3, 16, 16)),
                                             {"nope": np.ones(1)}), "param_names"),
+    (lambda: ResNet(SMALL_RESNET, 3, 5).forward(_x((3, 8, 8))), "lean_torch_divergence"),
+    (lambda: ResidualBlock(2, 2).forward(_x((2, 1, 1))), "lean_torch_divergence"),
+    (lambda: ResidualBlock(2, 2).forward(_x((2, 0, 3))), "input_nonempty"),
+    (lambda: ResidualBlock(2, 2, projection=1), "config_field"),
+    (lambda: CNN2(CNN2Config(c1=2, c2=2, out_dim=2), 1, 8, 8, seed=-1), "nonneg_size"),
+    (lambda: CNN2(CNN2Config(c1=2, c2=2, out_dim=2), 1, 8, 8, seed=1.5), "integer_size"),
+    (lambda: CNN2(CNN2Config(c1=2, c2=2, out_dim=2), 1, 8, 8, dtype=np.int64), "dtype"),
+    (lambda: CNN2(CNN2Config(c1=2, c2=2, out_dim=2), 1, 8, 8, dtype="nope"), "dtype"),
+    (lambda: CNN2(CNN2Config(c1=2, c2=2, out_dim=2), 1, 8, 8, dtype=None), "dtype"),
+    (lambda: CNN2(in_c=True), "integer_size"),
+    (lambda: CNN2(in_h=2**60), "huge_size"),
+    (lambda: CNN2(in_h=2**20, in_w=2**20), "too_large"),
+    (lambda: CNNChain(1, 2, 8, 8, kernel=3), "config_field"),
+    (lambda: CNNChain(1, 2, 8, 8, relu=1), "config_field"),
+    (lambda: UNet2("cfg"), "config_type"),
+    (lambda: check_unet2_obligations(UNet2Config(), -1, 8), "nonneg_size"),
+    (lambda: check_unet2_obligations(UNet2Config(), 8.0, 8), "integer_size"),
+    (lambda: ResNet(SMALL_RESNET, 3, 0), "positive_size"),
+    (lambda: resnet_param_count(SMALL_RESNET, 3, 0), "positive_size"),
 ])
 def test_bad_model_input_names_the_rule(call, rule):
     with pytest.raises(ShapeError) as info:
         call()
     assert info.value.rule == rule, str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# Typed parameters and gradients; one dtype per call
+# --------------------------------------------------------------------------------------
+def _small_cnn():
+    return CNN2(CNN2Config(c1=2, c2=2, out_dim=3), 1, 8, 8)
+
+
+def test_params_and_grads_are_one_immutable_named_type():
+    model = _small_cnn()
+    x = _x((1, 8, 8))
+    grads, _ = model.vjp(x, np.ones(3))
+    assert isinstance(model.params, Params) and isinstance(grads, Params)
+    assert list(grads) == list(model.params) == [
+        "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "head.weight",
+        "head.bias"]
+    assert grads.layers == ("conv1", "conv2", "head")
+    head = grads.layer("head")
+    assert isinstance(head, Layer)
+    assert head.weight is grads["head.weight"] and head.bias is grads["head.bias"]
+    np.testing.assert_array_equal(head.bias, np.ones(3))  # d(Wf + b)/db . g = g
+    with pytest.raises(TypeError):
+        grads["head.bias"] = np.zeros(3)  # type: ignore[index]
+    with pytest.raises(ShapeError) as info:
+        grads.layer("conv3")
+    assert info.value.rule == "param_names" and "conv1" in str(info.value)
+
+
+def test_a_resnet_names_its_block_layers():
+    model = ResNet(SMALL_RESNET, 3, 5)
+    assert "layer1.0.bn2" in model.params.layers
+    assert model.params.layer("layer1.0.bn2").weight.shape == (4,)
+
+
+def _other_dtype(params):
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda m, x: m.forward(x.astype(np.float32)), id="x"),
+    pytest.param(lambda m, x: m.forward(x, _other_dtype(m.params)), id="params"),
+    pytest.param(lambda m, x: m.forward(
+        x, dict(m.params, **{"head.bias": m.params["head.bias"].astype(np.float32)})),
+        id="one-param"),
+    pytest.param(lambda m, x: m.vjp(x, np.ones(3, np.float32)), id="grad_y"),
+    pytest.param(lambda m, x: m.jvp(x, x.astype(np.float32)), id="dx"),
+    pytest.param(lambda m, x: m.jvp(x, x, {"head.bias": np.ones(3, np.float32)}),
+                 id="dparams"),
+    pytest.param(lambda m, x: m.forward(x.astype(np.float32), dict(m.params)),
+                 id="x-vs-given-params"),
+])
+def test_mixed_float32_and_float64_are_refused_never_promoted(call):
+    model, x = _small_cnn(), _x((1, 8, 8))
+    with pytest.raises(ShapeError) as info:
+        call(model, x)
+    assert info.value.rule == "dtype_mix", str(info.value)
+
+
+def test_float32_params_with_a_float32_input_run_in_float32():
+    """One dtype per call: a float64 model given float32 parameters and input computes in
+    float32 (nothing mixed, nothing promoted)."""
+    model, x = _small_cnn(), _x((1, 8, 8)).astype(np.float32)
+    params = _other_dtype(model.params)
+    assert model.forward(x, params).dtype == np.float32
+    grads, grad_x = model.vjp(x, np.ones(3, np.float32), params)
+    assert grad_x.dtype == np.float32 and grads.dtype == np.float32
+
+
+@pytest.mark.parametrize("call, rule", [
+    (lambda m, x: m.forward(x, {k: v for k, v in m.params.items() if k != "head.bias"}),
+     "param_names"),
+    (lambda m, x: m.forward(x, dict(m.params, extra=np.ones(1))), "param_names"),
+    (lambda m, x: m.forward(x, dict(m.params, **{"head.bias": np.ones(4)})), "shape_match"),
+    (lambda m, x: m.forward(x, dict(m.params, **{"head.bias": [0.0, 0.0, 0.0]})),
+     "array_type"),
+    (lambda m, x: m.forward(x, dict(m.params, **{"head.bias": np.ones(3, int)})), "dtype"),
+    (lambda m, x: m.forward(x, list(m.params.values())), "config_type"),
+    (lambda m, x: m.jvp(x, x, [np.ones(3)]), "config_type"),
+    (lambda m, x: m.jvp(x, x, {"head.bias": np.ones(4)}), "shape_match"),
+    (lambda m, x: m.vjp(x, None), "array_type"),
+    (lambda m, x: m.vjp(x, np.ones((3, 1))), "shape_match"),
+    (lambda m, x: m.vjp(x, np.ones(3, bool)), "dtype"),
+    (lambda m, x: m.forward(x.tolist()), "array_type"),
+])
+def test_bad_params_and_gradients_name_the_rule(call, rule):
+    model, x = _small_cnn(), _x((1, 8, 8))
+    with pytest.raises(ShapeError) as info:
+        call(model, x)
+    assert info.value.rule == rule, str(info.value)
+
+
+def test_missing_tangents_are_zero():
+    model, x = _small_cnn(), _x((1, 8, 8))
+    dx = _x((1, 8, 8), seed=2)
+    np.testing.assert_array_equal(model.jvp(x, dx), model.jvp(x, dx, {}))
+    np.testing.assert_array_equal(model.jvp(x, dx, {"head.bias": None}), model.jvp(x, dx))
+    np.testing.assert_array_equal(model.jvp(x, None, {"head.bias": np.ones(3)}), np.ones(3))

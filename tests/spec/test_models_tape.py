@@ -1,9 +1,11 @@
 """Two derivations of every model's gradients: the hand-written vjp and the tape's sweep.
 
-The models' ``vjp`` orders the layer backward rules by hand; :func:`tape_vjp` records the
-forward on a :class:`~nnbridge.spec.tape.Tape` and lets the reverse sweep order them by the
-graph (fan-out at the skip and at the residual sum handled by accumulation). Both must agree,
-and the tape's forward value must be the model's.
+Each model writes its forward once (``graph``); :func:`record` reads it on a
+:class:`~nnbridge.spec.tape.Tape` and the reverse sweep orders the layer backward rules by
+the graph (fan-out at the skip and at the residual sum handled by accumulation), while the
+models' ``vjp`` orders them by hand. Both must agree, and the tape's forward value must be
+the array reading's. Planted defects (a wrong wiring on the tape, a wrong hand-written
+backward) must make them disagree.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from nnbridge.spec import ShapeError
 from nnbridge.spec.models import (
     CNN2,
     Bottleneck,
+    Params,
     ResidualBlock,
     ResNet,
     UNet2,
     cnn_spec,
     cnn_with_relu_spec,
 )
-from nnbridge.spec.models.tape import record, tape_vjp
+from nnbridge.spec.models.tape import TapeExecutor, record, tape_vjp
 from nnbridge.spec.shapes import CNN2Config, ResNetConfig, UNet2Config
 from nnbridge.spec.tape import Tape
 
@@ -46,6 +49,16 @@ MODELS = {
 }
 
 
+def _discrepancy(model, x, grad_y, **tape_options) -> float:
+    """The largest difference between the hand-written vjp and the tape's, over every
+    parameter gradient and the input gradient."""
+    grads, grad_x = model.vjp(x, grad_y)
+    tape_grads, tape_grad_x = tape_vjp(model, x, grad_y, **tape_options)
+    assert list(grads) == list(tape_grads) == list(model.params)
+    return max([float(np.max(np.abs(grad_x - tape_grad_x)))]
+               + [float(np.max(np.abs(grads[k] - tape_grads[k]))) for k in grads])
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_hand_written_vjp_and_tape_agree(name):
     build, shape = MODELS[name]
@@ -54,41 +67,82 @@ def test_hand_written_vjp_and_tape_agree(name):
     x = rng.standard_normal(shape)
 
     tape = Tape()
-    _, _, out = record(model, tape, x)
+    ids, x_id, out = record(model, tape, x)
     y = model.forward(x)
     np.testing.assert_allclose(tape.value(out), y, rtol=1e-12, atol=1e-12)
+    assert list(ids) == list(model.params) and tape.value(x_id) is x
 
     grad_y = rng.standard_normal(y.shape)
     grads, grad_x = model.vjp(x, grad_y)
     tape_grads, tape_grad_x = tape_vjp(model, x, grad_y)
-    assert set(grads) == set(tape_grads) == set(model.params)
+    assert isinstance(grads, Params) and isinstance(tape_grads, Params)
+    assert list(grads) == list(tape_grads) == list(model.params)
     np.testing.assert_allclose(grad_x, tape_grad_x, rtol=1e-10, atol=1e-12)
     for key in grads:
         np.testing.assert_allclose(grads[key], tape_grads[key], rtol=1e-10, atol=1e-12,
                                    err_msg=key)
 
 
-def test_the_comparison_sees_a_wrong_wiring():
-    """Recording UNet2 with the concat order swapped (skip LAST) changes the gradients."""
-    from nnbridge.spec import tape as tape_module
+class _SkipLast(TapeExecutor):
+    """A wrong tape reading: the concat puts the skip LAST."""
 
+    def concat(self, a, b):
+        return super().concat(b, a)
+
+
+def test_the_comparison_sees_a_wrong_wiring_on_the_tape():
+    """Recording UNet2 with the concat order swapped changes the gradients, and the
+    comparison with the hand-written vjp sees it."""
     model, shape = MODELS["unet2"][0](), MODELS["unet2"][1]
     x = np.random.default_rng(1).standard_normal(shape)
     grad_y = np.ones((3,) + shape[1:])
-    right, _ = tape_vjp(model, x, grad_y)
-    original = tape_module.NODE_TYPES["concat"]
-    try:
-        tape_module.register_node(
-            "concat", forward=lambda a, b: np.concatenate([b, a]),
-            vjp=lambda a, b, g: (g[b.shape[0]:], g[: b.shape[0]]))
-        wrong, _ = tape_vjp(model, x, grad_y)
-    finally:
-        tape_module.NODE_TYPES["concat"] = original
-    assert not np.allclose(wrong["up1_1.weight"], right["up1_1.weight"])
-    assert np.allclose(tape_vjp(model, x, grad_y)[0]["up1_1.weight"], right["up1_1.weight"])
+    assert _discrepancy(model, x, grad_y) < 1e-9
+    assert _discrepancy(model, x, grad_y, executor=_SkipLast) > 1e-3
+
+
+def test_the_comparison_sees_a_wrong_hand_written_backward(monkeypatch):
+    """UNet2's hand-written vjp with the concat's gradient halves swapped: the tape, which
+    derives the backward from the one forward, disagrees."""
+    from nnbridge.spec.models import unet as unet_module
+
+    model, shape = MODELS["unet2"][0](), MODELS["unet2"][1]
+    x = np.random.default_rng(2).standard_normal(shape)
+    grad_y = np.random.default_rng(3).standard_normal((3,) + shape[1:])
+    original = unet_module.concat_vjp
+    monkeypatch.setattr(unet_module, "concat_vjp",
+                        lambda a, b, g: original(a, b, g)[::-1])
+    assert _discrepancy(model, x, grad_y) > 1e-3
+
+
+def test_the_comparison_sees_a_block_backward_missing_its_shortcut(monkeypatch):
+    """A residual block whose hand-written vjp drops the shortcut's input gradient."""
+    from nnbridge.spec.models import resnet as resnet_module
+
+    model, shape = MODELS["block.basic.slice"][0](), MODELS["block.basic.slice"][1]
+    x = np.random.default_rng(4).standard_normal(shape)
+    grad_y = np.random.default_rng(5).standard_normal((4,) + shape[1:])
+    assert _discrepancy(model, x, grad_y) < 1e-9
+    monkeypatch.setattr(resnet_module, "shortcut_vjp",
+                        lambda x, out_channels, g: np.zeros_like(x))
+    assert _discrepancy(model, x, grad_y) > 1e-3
 
 
 def test_tape_recording_checks_the_unet2_obligations():
     model = MODELS["unet2"][0]()
     with pytest.raises(ShapeError, match="h_upH"):
         tape_vjp(model, np.zeros((2, 7, 6)), np.zeros((3, 7, 6)))
+
+
+@pytest.mark.parametrize("call, rule", [
+    (lambda m: record(m, Tape(), np.zeros((2, 8, 6), np.float32)), "dtype_mix"),
+    (lambda m: record(m, Tape(), np.zeros((2, 8, 6)),
+                      {k: v.astype(np.float32) for k, v in m.params.items()}), "dtype_mix"),
+    (lambda m: tape_vjp(m, np.zeros((2, 8, 6)), np.zeros((3, 8, 6), np.float32)),
+     "dtype_mix"),
+    (lambda m: tape_vjp(m, np.zeros((2, 8, 6)), np.zeros((3, 8, 5))), "shape_match"),
+    (lambda m: record(object(), Tape(), np.zeros((2, 8, 6))), "config_type"),
+])
+def test_tape_recording_checks_its_inputs_as_the_model_does(call, rule):
+    with pytest.raises(ShapeError) as info:
+        call(MODELS["unet2"][0]())
+    assert info.value.rule == rule, str(info.value)
