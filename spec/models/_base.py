@@ -12,6 +12,7 @@ fields. Every array given to a model is checked once, at the model's door, by
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -109,7 +110,7 @@ def positive_sizes(owner: str, **values) -> dict[str, int]:
     return out
 
 
-class SpecModel:
+class SpecModel(ABC):
     """A model spec: named parameters from a seed, one forward ``graph``, ``vjp``, ``jvp``.
 
     A subclass fills ``self.input_shape`` (``None`` along an axis of any size), calls
@@ -198,17 +199,22 @@ class SpecModel:
         return self._forward_tangent(self.graph(ARRAYS, p, x), p, d, dx)
 
     # -- what subclasses write -----------------------------------------------------------------
-    def graph(self, ex, p, x) -> dict:  # pragma: no cover - every model defines it
-        raise NotImplementedError
+    @abstractmethod
+    def graph(self, ex, p, x) -> dict:
+        """The forward on executor ``ex``: values by name, the output under ``"y"``."""
 
-    def _backward(self, v, p, grad_y, grads):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _backward(self, v, p, grad_y, grads):
+        """Fill ``grads`` by name from the array values ``v``; return ``grad_x``."""
 
-    def _forward_tangent(self, v, p, d, dx):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _forward_tangent(self, v, p, d, dx):
+        """The output tangent along ``dx`` and the parameter tangents ``d``."""
 
     def _check_size(self, x: np.ndarray) -> None:
-        """The model's conditions on the input's sizes beyond ``input_shape`` (none)."""
+        """The model's conditions on the input's sizes beyond ``input_shape``: by default
+        only ``input_shape`` itself, already checked."""
+        return None
 
     # -- the checks at the door ----------------------------------------------------------------
     def _params(self, params) -> Params[np.ndarray]:
