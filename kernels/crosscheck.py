@@ -36,8 +36,14 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from nnbridge.spec import conv as spec_conv
-from nnbridge.spec import pool as spec_pool
+from nnbridge.spec.conv import conv as spec_conv
+from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
+from nnbridge.spec.conv import conv_transpose_vjp as spec_conv_transpose_vjp
+from nnbridge.spec.conv import conv_vjp as spec_conv_vjp
+from nnbridge.spec.pool import avg_pool as spec_avg_pool
+from nnbridge.spec.pool import avg_pool_vjp as spec_avg_pool_vjp
+from nnbridge.spec.pool import max_pool as spec_max_pool
+from nnbridge.spec.pool import max_pool_vjp as spec_max_pool_vjp
 
 from .backends import get_backend
 from .convolution import conv as kernel_conv_fwd
@@ -149,8 +155,8 @@ def conv_checks(x, w, b, grad_y, stride, padding, mode: str, *, transpose: bool 
     called on NumPy arrays and returning array-likes (see :func:`as_numpy`). Without a
     ``vjp`` only ``y`` is compared.
     """
-    s_fwd, s_vjp = ((spec_conv.conv_transpose, spec_conv.conv_transpose_vjp) if transpose
-                    else (spec_conv.conv, spec_conv.conv_vjp))
+    s_fwd, s_vjp = ((spec_conv_transpose, spec_conv_transpose_vjp) if transpose
+                    else (spec_conv, spec_conv_vjp))
     if forward is None:
         be = get_backend(backend)
         k_fwd, k_vjp = ((kernel_conv_transpose, kernel_conv_transpose_vjp) if transpose
@@ -210,10 +216,10 @@ def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
     """
     if kind == "max":
         k_fwd, k_vjp = kernel_max_pool, kernel_max_pool_vjp
-        s_fwd, s_vjp = spec_pool.max_pool, spec_pool.max_pool_vjp
+        s_fwd, s_vjp = spec_max_pool, spec_max_pool_vjp
     elif kind == "avg":
         k_fwd, k_vjp = kernel_avg_pool, kernel_avg_pool_vjp
-        s_fwd, s_vjp = spec_pool.avg_pool, spec_pool.avg_pool_vjp
+        s_fwd, s_vjp = spec_avg_pool, spec_avg_pool_vjp
     else:
         raise ValueError(f"pool_checks: kind must be 'max' or 'avg', got {kind!r}")
     if forward is None:
@@ -235,7 +241,7 @@ def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
         mag_y = mag_x = None
     else:
         # max pool copies: its forward must be bit-equal in any mode (tolerance 0)
-        mag_y = (_per_sample(lambda xn: spec_pool.avg_pool(xn, kernel, stride, padding),
+        mag_y = (_per_sample(lambda xn: spec_avg_pool(xn, kernel, stride, padding),
                              np.abs(x64)) if kind == "avg" else np.zeros_like(want_y))
         mag_x = _per_sample(lambda xn, gn: s_vjp(xn, gn, kernel, stride, padding),
                             x64, np.abs(gy64))
