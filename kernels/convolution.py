@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from .backends import KernelSource, get_backend
 from .device import DEVICE_HELPERS
-from .geometry import conv_geometry, conv_transpose_geometry, prepare
+from .geometry import conv_geometry, conv_transpose_geometry, on_backend, operands
 
 __all__ = [
     "SOURCE",
@@ -45,27 +45,18 @@ SOURCE = KernelSource(
     code=DEVICE_HELPERS + r"""
 // cols[n, ((c*kd + a)*kh + b)*kw + e, (od*oh + u)*ow + v] = x[n, c, u*s - p + ...] or 0.
 // Consecutive threads take consecutive elements of cols, in its row-major order (coalesced
-// writes); each thread sets its divisors up once and loops over the grid.
+// writes): a row of cols is one (sample, channel, kernel tap), its columns the positions.
 template <typename T>
 __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols, int n_batch,
                        int channels, int in_d, int in_h, int in_w, int out_d, int out_h,
                        int out_w, int k_d, int k_h, int k_w, int s_d, int s_h, int s_w,
                        int p_d, int p_h, int p_w) {
-  const long long total = (long long)n_batch * channels * k_d * k_h * k_w * out_d * out_h * out_w;
-  const long long step = (long long)blockDim.x * gridDim.x;
-  const nnb_divisor d_plane = nnb_make_divisor(k_d * k_h * k_w * out_d * out_h * out_w);
-  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
-  const nnb_divisor d_od = nnb_make_divisor(out_d), d_kw = nnb_make_divisor(k_w);
-  const nnb_divisor d_kh = nnb_make_divisor(k_h);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int r, v, u, t, e, b;
-    const long long plane = nnb_split(idx, d_plane, &r);
-    r = nnb_divmod(r, d_ow, &v);
-    r = nnb_divmod(r, d_oh, &u);
-    r = nnb_divmod(r, d_od, &t);
-    r = nnb_divmod(r, d_kw, &e);
-    const int a = nnb_divmod(r, d_kh, &b);
+  const nnb_cells taps = nnb_make_cells((long long)n_batch * channels, k_d, k_h, k_w);
+  const nnb_cells cells = nnb_make_cells(taps.total, out_d, out_h, out_w);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int o, t, u, v, k, a, b, e;
+    const long long row = nnb_unravel(idx, cells, &o, &t, &u, &v);
+    const long long plane = nnb_unravel(row, taps, &k, &a, &b, &e);
     const int id = t * s_d - p_d + a;
     const int ih = u * s_h - p_h + b;
     const int iw = v * s_w - p_w + e;
@@ -83,20 +74,14 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ img, int n_ba
                        int channels, int in_d, int in_h, int in_w, int out_d, int out_h,
                        int out_w, int k_d, int k_h, int k_w, int s_d, int s_h, int s_w,
                        int p_d, int p_h, int p_w) {
-  const long long total = (long long)n_batch * channels * in_d * in_h * in_w;
   const long long out_vol = (long long)out_d * out_h * out_w;
   const long long k_vol = (long long)k_d * k_h * k_w;
-  const long long step = (long long)blockDim.x * gridDim.x;
-  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
-  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_cells cells = nnb_make_cells((long long)n_batch * channels, in_d, in_h, in_w);
   const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
   const nnb_divisor d_sw = nnb_make_divisor(s_w);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int r, iw, ih;
-    const long long plane = nnb_split(idx, d_plane, &r);
-    r = nnb_divmod(r, d_iw, &iw);
-    const int id = nnb_divmod(r, d_ih, &ih);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int at, id, ih, iw;
+    const long long plane = nnb_unravel(idx, cells, &at, &id, &ih, &iw);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
     nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
     nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
@@ -172,8 +157,9 @@ def conv(x, w, b=None, stride=1, padding=0, *, backend=None):
         padding) (PyTorch's rules; a ShapeError where PyTorch raises)
     """
     be = get_backend(backend)
-    x, w, b = prepare(be, "conv", x=x, w=w, b=b)
+    x, w, b = operands("conv", ("b",), x=x, w=w, b=b)
     g = conv_geometry("conv", x.shape, w.shape, b, stride, padding)
+    x, w, b = on_backend(be, x, w, b)
     w2 = w.reshape(g.c_out, -1)
     y = be.xp.empty((g.n, g.c_out, g.out_vol), dtype=x.dtype)
     for start, stop in _chunks(g, g.c_in, x.dtype.itemsize):
@@ -198,8 +184,9 @@ def conv_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
         Summed over the batch for ``grad_w`` and ``grad_b``; ``grad_x`` per sample.
     """
     be = get_backend(backend)
-    x, w, b, grad_y = prepare(be, "conv_vjp", x=x, w=w, b=b, grad_y=grad_y)
+    x, w, b, grad_y = operands("conv_vjp", ("b",), x=x, w=w, b=b, grad_y=grad_y)
     g = conv_geometry("conv_vjp", x.shape, w.shape, b, stride, padding, grad_y=grad_y.shape)
+    x, w, b, grad_y = on_backend(be, x, w, b, grad_y)
     xp = be.xp
     gy = grad_y.reshape(g.n, g.c_out, g.out_vol)
     w2 = w.reshape(g.c_out, -1)
@@ -231,8 +218,9 @@ def conv_transpose(x, w, b=None, stride=1, padding=0, *, backend=None):
         padding) = (spatial - 1) * stride - 2 * padding + kernel
     """
     be = get_backend(backend)
-    x, w, b = prepare(be, "conv_transpose", x=x, w=w, b=b)
+    x, w, b = operands("conv_transpose", ("b",), x=x, w=w, b=b)
     g = conv_transpose_geometry("conv_transpose", x.shape, w.shape, b, stride, padding)
+    x, w, b = on_backend(be, x, w, b)
     w2t = w.reshape(g.c_in, -1).T
     x3 = x.reshape(g.n, g.c_in, g.out_vol)
     y = be.xp.empty((g.n, g.c_out, *g.in_shape), dtype=x.dtype)
@@ -252,9 +240,11 @@ def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
         ``grad_w`` and ``grad_b`` summed over the batch, ``grad_x`` per sample.
     """
     be = get_backend(backend)
-    x, w, b, grad_y = prepare(be, "conv_transpose_vjp", x=x, w=w, b=b, grad_y=grad_y)
+    x, w, b, grad_y = operands("conv_transpose_vjp", ("b",), x=x, w=w, b=b,
+                               grad_y=grad_y)
     g = conv_transpose_geometry("conv_transpose_vjp", x.shape, w.shape, b, stride, padding,
                                 grad_y=grad_y.shape)
+    x, w, b, grad_y = on_backend(be, x, w, b, grad_y)
     xp = be.xp
     x3 = x.reshape(g.n, g.c_in, g.out_vol)
     w2 = w.reshape(g.c_in, -1)

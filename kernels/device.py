@@ -12,6 +12,14 @@
     elements (the launchers cap the grid).
 ``nnb_split``
     ``idx = plane * volume + at``: the fast path while ``idx < 2**31``, 64-bit otherwise.
+``nnb_cells``, ``nnb_make_cells``, ``nnb_unravel``
+    Every kernel's index set-up, written once: a kernel walks ``planes`` row-major planes
+    of ``d x h x w`` cells in a grid-stride loop, ``for (long long idx = cells.first;
+    idx < cells.total; idx += cells.step)``, and ``nnb_unravel`` splits each flat index
+    into ``plane`` (the fused batch and channel index), the flat offset ``at`` within the
+    plane, and the coordinates ``z, y, x``: one split and two fixed-divisor divisions. A
+    kernel with more coordinates (``im2col``: the plane, a kernel tap and an output
+    position) unravels twice, the first call's plane being the second call's index.
 ``nnb_window_range``
     The windows along one axis that contain an input position (for the gathers).
 
@@ -63,6 +71,33 @@ __device__ __forceinline__ long long nnb_split(long long idx, nnb_divisor volume
   const long long q = idx / volume.d;
   *at = (int)(idx - q * volume.d);
   return q;
+}
+
+// This thread's share of a grid-stride loop over `planes` row-major planes of d x h x w
+// cells, and the divisors that split a flat index, set up once per thread:
+//   for (long long idx = cells.first; idx < cells.total; idx += cells.step) { ... }
+struct nnb_cells {
+  long long first, step, total;
+  nnb_divisor volume, h, w;
+};
+
+__device__ __forceinline__ nnb_cells nnb_make_cells(long long planes, int d, int h, int w) {
+  nnb_cells c;
+  c.first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  c.step = (long long)blockDim.x * gridDim.x;
+  c.total = planes * d * h * w;
+  c.volume = nnb_make_divisor(d * h * w);
+  c.h = nnb_make_divisor(h);
+  c.w = nnb_make_divisor(w);
+  return c;
+}
+
+// idx = plane * (d h w) + at with at = (z h + y) w + x: returns plane; sets at, z, y, x.
+__device__ __forceinline__ long long nnb_unravel(long long idx, const nnb_cells& c, int* at,
+                                                 int* z, int* y, int* x) {
+  const long long plane = nnb_split(idx, c.volume, at);
+  *z = nnb_divmod(nnb_divmod(*at, c.w, x), c.h, y);
+  return plane;
 }
 
 // Windows o along one axis that contain input position i: o*s - p <= i <= o*s - p + k - 1.

@@ -1,7 +1,9 @@
 """Max and average pooling kernels, batched, 1 to 3 spatial axes.
 
 Semantics of the specs: max pool ignores padded cells (PyTorch's ``-inf`` padding) and its
-gradient goes to the FIRST maximum of each window in row-major order (strict ``>``); avg
+gradient goes to the FIRST maximum of each window in row-major order (strict ``>``), except
+that a NaN wins, as in PyTorch (the window's LAST NaN: PyTorch updates on ``val > max or
+isnan(val)``), so a NaN propagates to the output and the gradient goes to the NaN; avg
 pool counts padded cells as zeros and divides by the kernel volume
 (``count_include_pad=True``). Channels are folded into planes ``(N*C, *spatial)``.
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from .backends import KernelSource, get_backend
 from .device import DEVICE_HELPERS
-from .geometry import pool_geometry, prepare
+from .geometry import on_backend, operands, pool_geometry
 
 __all__ = ["SOURCE", "avg_pool", "avg_pool_vjp", "max_pool", "max_pool_vjp"]
 
@@ -34,28 +36,24 @@ template <> __device__ __forceinline__ double nnb_neg_inf<double>() {
 }
 
 
-// y[plane, o] = max of the window's real cells; argmax[plane, o] = index of the FIRST
-// maximum within the plane (row-major window order, strict >), -1 if the window is empty.
+// y[plane, o] = max of the window's real cells; argmax[plane, o] = the index within the
+// plane of the cell chosen, PyTorch's rule: the FIRST maximum in row-major window order
+// (strict >), unless the window holds a NaN: then its LAST NaN (PyTorch updates on
+// `val > max || isnan(val)`), so a NaN propagates and takes the gradient. -1 if the window
+// has no real cell. The NaN is tracked apart so that both updates stay branch-free selects.
 template <typename T>
 __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ y,
                                  int* __restrict__ argmax, int planes, int in_d, int in_h,
                                  int in_w, int out_d, int out_h, int out_w, int k_d, int k_h,
                                  int k_w, int s_d, int s_h, int s_w, int p_d, int p_h,
                                  int p_w) {
-  const long long out_vol = (long long)out_d * out_h * out_w;
   const long long in_vol = (long long)in_d * in_h * in_w;
-  const long long total = (long long)planes * out_vol;
-  const long long step = (long long)blockDim.x * gridDim.x;
-  const nnb_divisor d_plane = nnb_make_divisor(out_d * out_h * out_w);
-  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int r, v, u;
-    const T* plane = x + nnb_split(idx, d_plane, &r) * in_vol;
-    r = nnb_divmod(r, d_ow, &v);
-    const int t = nnb_divmod(r, d_oh, &u);
+  const nnb_cells cells = nnb_make_cells(planes, out_d, out_h, out_w);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int o, t, u, v;
+    const T* plane = x + nnb_unravel(idx, cells, &o, &t, &u, &v) * in_vol;
     T best = nnb_neg_inf<T>();
-    int best_at = -1;
+    int best_at = -1, nan_at = -1;
     for (int a = 0; a < k_d; ++a) {
       const int id = t * s_d - p_d + a;
       if (id < 0 || id >= in_d) continue;
@@ -68,9 +66,11 @@ __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ y,
           const int at = (id * in_h + ih) * in_w + iw;
           const T value = plane[at];
           if (best_at < 0 || value > best) { best = value; best_at = at; }
+          if (value != value) nan_at = at;
         }
       }
     }
+    if (nan_at >= 0) { best = plane[nan_at]; best_at = nan_at; }
     y[idx] = best;
     argmax[idx] = best_at;
   }
@@ -84,19 +84,12 @@ __global__ void max_pool_backward(const T* __restrict__ grad_y, const int* __res
                                   int k_w, int s_d, int s_h, int s_w, int p_d, int p_h,
                                   int p_w) {
   const long long out_vol = (long long)out_d * out_h * out_w;
-  const long long in_vol = (long long)in_d * in_h * in_w;
-  const long long total = (long long)planes * in_vol;
-  const long long step = (long long)blockDim.x * gridDim.x;
-  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
-  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_cells cells = nnb_make_cells(planes, in_d, in_h, in_w);
   const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
   const nnb_divisor d_sw = nnb_make_divisor(s_w);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int at, r, iw, ih;
-    const long long plane = nnb_split(idx, d_plane, &at);
-    r = nnb_divmod(at, d_iw, &iw);
-    const int id = nnb_divmod(r, d_ih, &ih);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int at, id, ih, iw;
+    const long long plane = nnb_unravel(idx, cells, &at, &id, &ih, &iw);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
     nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
     nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
@@ -119,19 +112,12 @@ __global__ void avg_pool_forward(const T* __restrict__ x, T* __restrict__ y, int
                                  int in_d, int in_h, int in_w, int out_d, int out_h, int out_w,
                                  int k_d, int k_h, int k_w, int s_d, int s_h, int s_w, int p_d,
                                  int p_h, int p_w) {
-  const long long out_vol = (long long)out_d * out_h * out_w;
   const long long in_vol = (long long)in_d * in_h * in_w;
-  const long long total = (long long)planes * out_vol;
-  const long long step = (long long)blockDim.x * gridDim.x;
   const T count = (T)(k_d * k_h * k_w);
-  const nnb_divisor d_plane = nnb_make_divisor(out_d * out_h * out_w);
-  const nnb_divisor d_ow = nnb_make_divisor(out_w), d_oh = nnb_make_divisor(out_h);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int r, v, u;
-    const T* plane = x + nnb_split(idx, d_plane, &r) * in_vol;
-    r = nnb_divmod(r, d_ow, &v);
-    const int t = nnb_divmod(r, d_oh, &u);
+  const nnb_cells cells = nnb_make_cells(planes, out_d, out_h, out_w);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int o, t, u, v;
+    const T* plane = x + nnb_unravel(idx, cells, &o, &t, &u, &v) * in_vol;
     T acc = (T)0;
     for (int a = 0; a < k_d; ++a) {
       const int id = t * s_d - p_d + a;
@@ -157,20 +143,13 @@ __global__ void avg_pool_backward(const T* __restrict__ grad_y, T* __restrict__ 
                                   int out_h, int out_w, int k_d, int k_h, int k_w, int s_d,
                                   int s_h, int s_w, int p_d, int p_h, int p_w) {
   const long long out_vol = (long long)out_d * out_h * out_w;
-  const long long in_vol = (long long)in_d * in_h * in_w;
-  const long long total = (long long)planes * in_vol;
-  const long long step = (long long)blockDim.x * gridDim.x;
   const T count = (T)(k_d * k_h * k_w);
-  const nnb_divisor d_plane = nnb_make_divisor(in_d * in_h * in_w);
-  const nnb_divisor d_iw = nnb_make_divisor(in_w), d_ih = nnb_make_divisor(in_h);
+  const nnb_cells cells = nnb_make_cells(planes, in_d, in_h, in_w);
   const nnb_divisor d_sd = nnb_make_divisor(s_d), d_sh = nnb_make_divisor(s_h);
   const nnb_divisor d_sw = nnb_make_divisor(s_w);
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
-    int at, r, iw, ih;
-    const long long plane = nnb_split(idx, d_plane, &at);
-    r = nnb_divmod(at, d_iw, &iw);
-    const int id = nnb_divmod(r, d_ih, &ih);
+  for (long long idx = cells.first; idx < cells.total; idx += cells.step) {
+    int at, id, ih, iw;
+    const long long plane = nnb_unravel(idx, cells, &at, &id, &ih, &iw);
     int t_lo, t_hi, u_lo, u_hi, v_lo, v_hi;
     nnb_window_range(id, k_d, d_sd, p_d, out_d, &t_lo, &t_hi);
     nnb_window_range(ih, k_h, d_sh, p_h, out_h, &u_lo, &u_hi);
@@ -213,22 +192,25 @@ def max_pool(x, kernel, stride=None, padding=0, *, backend=None):
     y : array of the backend, (N, C, *pool_out(spatial, kernel, stride, padding))
     """
     be = get_backend(backend)
-    (x,) = prepare(be, "max_pool", x=x)
+    (x,) = operands("max_pool", x=x)
     g = pool_geometry("max_pool", x.shape, kernel, stride, padding, "max")
+    (x,) = on_backend(be, x)
     return _max_pool_forward(be, x, g)[0]
 
 
 def max_pool_vjp(x, grad_y, kernel, stride=None, padding=0, *, backend=None):
-    """grad_x[n, c, i] = sum of grad_y[n, c, o] over the windows o whose FIRST maximum is i.
+    """grad_x[n, c, i] = sum of grad_y[n, c, o] over the windows o that select cell i: their
+    FIRST maximum, or their last NaN (PyTorch's rule, see the module docstring).
 
     Returns
     -------
     grad_x : array of the backend, the shape of ``x``
     """
     be = get_backend(backend)
-    x, grad_y = prepare(be, "max_pool_vjp", x=x, grad_y=grad_y)
+    x, grad_y = operands("max_pool_vjp", x=x, grad_y=grad_y)
     g = pool_geometry("max_pool_vjp", x.shape, kernel, stride, padding, "max",
                       grad_y=grad_y.shape)
+    x, grad_y = on_backend(be, x, grad_y)
     _, argmax = _max_pool_forward(be, x, g)
     grad_x = be.xp.empty(x.shape, dtype=x.dtype)
     be.launch("max_pool_backward", x.dtype, grad_x.size,
@@ -242,8 +224,9 @@ def avg_pool(x, kernel, stride=None, padding=0, *, backend=None):
     Parameters and returns as for :func:`max_pool`.
     """
     be = get_backend(backend)
-    (x,) = prepare(be, "avg_pool", x=x)
+    (x,) = operands("avg_pool", x=x)
     g = pool_geometry("avg_pool", x.shape, kernel, stride, padding, "avg")
+    (x,) = on_backend(be, x)
     y = be.xp.empty((g.n, g.c_in, *g.out_shape), dtype=x.dtype)
     be.launch("avg_pool_forward", x.dtype, y.size, (x, y, _planes(g), *g.args()))
     return y
@@ -257,9 +240,10 @@ def avg_pool_vjp(x, grad_y, kernel, stride=None, padding=0, *, backend=None):
     grad_x : array of the backend, the shape of ``x``
     """
     be = get_backend(backend)
-    x, grad_y = prepare(be, "avg_pool_vjp", x=x, grad_y=grad_y)
+    x, grad_y = operands("avg_pool_vjp", x=x, grad_y=grad_y)
     g = pool_geometry("avg_pool_vjp", x.shape, kernel, stride, padding, "avg",
                       grad_y=grad_y.shape)
+    x, grad_y = on_backend(be, x, grad_y)
     grad_x = be.xp.empty(x.shape, dtype=x.dtype)
     be.launch("avg_pool_backward", x.dtype, grad_x.size,
               (grad_y, grad_x, _planes(g), *g.args()))

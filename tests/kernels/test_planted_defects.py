@@ -31,8 +31,7 @@ def broken():
 
     conv_src = _mutate(CONV, "for (int u = u_lo; u <= u_hi; ++u)",
                        "for (int u = u_lo; u < u_hi; ++u)")
-    pool_src = _mutate(POOL, "if (best_at < 0 || value > best)",
-                       "if (best_at < 0 || value >= best)")
+    pool_src = _mutate(POOL, "value > best", "value >= best")
     pool_src = _mutate(pool_src, "grad_x[idx] = acc / count;", "grad_x[idx] = acc / (count + 1);")
     return HostBackend(sources=(conv_src, pool_src))
 
