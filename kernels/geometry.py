@@ -1,9 +1,18 @@
 """Argument checks and launch geometry shared by the kernel launchers.
 
+Every check is :mod:`nnbridge.spec.checks`' (per-axis arguments, integers, one dtype,
+element limits), so one bad value gives the same error at a spec op and at a kernel. The
+one addition is :func:`operands`, because the launchers also take CuPy arrays, which
+``checks.as_float_array`` (NumPy only) refuses: it reads ``np.dtype(a.dtype)`` instead.
+
 Every size comes from the proved formulas of :mod:`nnbridge.spec.shapes`, with the specs'
 rule (:func:`nnbridge.spec.checks.agreed_sizes`): the kernels compute where TorchLean's Nat
 reading and PyTorch's agree, and raise :class:`~nnbridge.spec.errors.ShapeError` (rule
-``"lean_torch_divergence"``) where they part ways, exactly where the specs do.
+``"lean_torch_divergence"``) where they part ways, exactly where the specs do. Before
+anything is allocated, every array a launcher reads or makes (its operands' contiguous
+copies, its results, the im2col workspace of one sample) is held to
+:data:`~nnbridge.spec.checks.MAX_ELEMENTS` (rule ``"too_large"``), and every size the
+kernels index with to C ``int``.
 """
 
 from __future__ import annotations
@@ -12,42 +21,58 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from nnbridge.spec.checks import agreed_sizes
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec.checks import (
+    FLOAT_DTYPES,
+    agreed_sizes,
+    check_elements,
+    per_axis,
+    same_dtype,
+)
+from nnbridge.spec.errors import Rule, ShapeError
 from nnbridge.spec.shapes import conv_out, conv_transpose_out, pool_out
 
-__all__ = ["Geometry", "conv_geometry", "conv_transpose_geometry", "pool_geometry", "prepare"]
+__all__ = [
+    "Geometry",
+    "conv_geometry",
+    "conv_transpose_geometry",
+    "on_backend",
+    "operands",
+    "pool_geometry",
+]
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_INT_MAX = 2**31 - 1
+#: The kernels index with C ``int``: every axis, volume and plane count must fit.
+INT_MAX = 2**31 - 1
 
 
-def prepare(be, op: str, **arrays):
-    """Check dtypes (float32 or float64, all the same) and return contiguous backend arrays.
+def operands(op: str, optional: tuple[str, ...] = (), **arrays):
+    """Check the operands of one call; return them unchanged.
 
-    ``None`` passes through (an absent bias).
+    Each is a NumPy or CuPy array (anything with ``__cuda_array_interface__``) of dtype
+    float32 or float64 (bool and integer arrays are refused, not cast), all of one dtype
+    (:func:`nnbridge.spec.checks.same_dtype`), of at most ``MAX_ELEMENTS`` elements. Only
+    the names in ``optional`` may be ``None`` (an absent bias).
     """
-    dtypes = {}
     for name, a in arrays.items():
-        if a is None:
+        if a is None and name in optional:
             continue
-        dtype = getattr(a, "dtype", None)
-        if dtype is None:
-            raise ShapeError(
-                f"{op}: {name} must be an array (numpy or cupy), got {type(a).__name__}",
-                rule="array_type",
-            )
-        if np.dtype(dtype) not in _DTYPES:
-            raise ShapeError(
-                f"{op}: {name} has dtype {np.dtype(dtype)}; the kernels take float32 or float64",
-                rule="dtype",
-            )
-        dtypes[name] = np.dtype(dtype)
-    if len(set(dtypes.values())) > 1:
-        shown = ", ".join(f"{n}={d}" for n, d in dtypes.items())
-        raise ShapeError(f"{op}: arrays must share one dtype, got {shown}", rule="dtype")
-    out = tuple(None if a is None else be.asarray(a) for a in arrays.values())
-    return out
+        if not (isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")):
+            got = "None" if a is None else type(a).__name__
+            raise ShapeError(f"{op}: {name} must be an array (numpy or cupy), got {got}",
+                             rule=Rule.ARRAY_TYPE)
+        try:
+            dtype = np.dtype(a.dtype)
+        except TypeError:
+            dtype = a.dtype
+        if dtype not in FLOAT_DTYPES:
+            raise ShapeError(Rule.DTYPE, op=op, name=name, got=dtype)
+        check_elements(op, name, a.shape)
+    same_dtype(op, **arrays)
+    return tuple(arrays.values())
+
+
+def on_backend(be, *arrays):
+    """Each checked operand as a contiguous array of backend ``be`` (``None`` stays)."""
+    return tuple(None if a is None else be.asarray(a) for a in arrays)
 
 
 @dataclass(frozen=True)
@@ -88,120 +113,90 @@ class Geometry:
                 *three(self.stride, 1), *three(self.padding, 0))
 
 
-def _spatial_rank(op: str, name: str, shape) -> int:
-    if len(shape) not in (3, 4, 5):
-        raise ShapeError(
-            f"{op}: {name} must be (N, C, *spatial) with 1 to 3 spatial axes, got shape "
-            f"{tuple(shape)}", rule="rank",
-        )
+def _rank(op: str, name: str, shape, ranks: tuple[int, ...], layout: str) -> int:
+    """The spatial rank of an ``(N, C, *spatial)`` or weight shape whose length is in
+    ``ranks`` (``checks.spatial_rank`` takes NumPy arrays only; the launchers see CuPy
+    arrays too)."""
+    if len(shape) not in ranks:
+        expected = " or ".join(map(str, ranks)).replace(" or ", ", ", len(ranks) - 2)
+        raise ShapeError(Rule.RANK, op=op, name=f"{name} {layout}", expected=expected,
+                         got=tuple(shape))
     return len(shape) - 2
 
 
-def _per_axis(op: str, name: str, value, rank: int, minimum: int = 0) -> tuple[int, ...]:
-    values = _ints(op, name, value, rank)
-    for axis, v in enumerate(values):
-        if v < minimum:
+def _check_int(op: str, g: Geometry) -> None:
+    """Every size the kernels compute with in C ``int`` (``t*s - p + k`` and
+    ``i + p + s`` stay below ``in + 2p + s`` on each axis) fits."""
+    sizes = {"planes N*C": g.n * max(g.c_in, g.c_out), "image volume": g.in_vol,
+             "window positions": g.out_vol, "kernel volume": g.k_vol}
+    for axis, (n, s, p) in enumerate(zip(g.in_shape, g.stride, g.padding, strict=True)):
+        sizes[f"in + 2 * padding + stride on axis {axis}"] = n + 2 * p + s
+    for what, size in sizes.items():
+        if size > INT_MAX:
             raise ShapeError(
-                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={values}",
-                rule=f"{name}_positive" if minimum == 1 else "nonneg_size")
-    return values
+                f"{op}: {what} = {size} exceeds the kernels' C int range 2**31 - 1",
+                rule=Rule.TOO_LARGE)
 
 
-def _ints(op: str, name: str, value, rank: int) -> tuple[int, ...]:
-    if isinstance(value, np.integer):
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * rank
-    if isinstance(value, (tuple, list)):
-        if len(value) != rank:
-            raise ShapeError(
-                f"{op}: {name}={tuple(value)!r} has {len(value)} entries for {rank} spatial "
-                f"axes", rule="axis_count",
-            )
-        values = tuple(int(v) if isinstance(v, np.integer) else v for v in value)
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ShapeError(f"{op}: {name} entries must be integers, got {value!r}",
-                                 rule="integer_size")
-        return values
-    raise ShapeError(f"{op}: {name} must be an int or a tuple of {rank} ints, got {value!r}",
-                     rule="integer_size")
+def _grad_y(op: str, grad_y, expected) -> None:
+    if grad_y is not None and tuple(grad_y) != tuple(expected):
+        raise ShapeError(Rule.SHAPE_MATCH, op=op, name="grad_y", expected=tuple(expected),
+                         got=tuple(grad_y))
 
 
-def _check_int32(op: str, sizes) -> None:
-    for size in sizes:
-        if size > _INT_MAX:
-            raise ShapeError(f"{op}: size {size} (an axis, or a per-plane volume) exceeds the "
-                             "kernels' int32 index range 2**31 - 1", rule="too_large")
-
-
-def _check_bias(op: str, b, c_out: int) -> None:
+def _conv_like(op, transpose, x_shape, w_shape, b, stride, padding, grad_y) -> Geometry:
+    """Both convolutions: the weight's two channel axes swap and the image side is the
+    input (conv) or the output (transposed); everything else is shared."""
+    rank = _rank(op, "x", x_shape, (3, 4, 5), "(N, C_in, *spatial)")
+    layout = "(C_in, C_out, *kernel)" if transpose else "(C_out, C_in, *kernel)"
+    _rank(op, "w", w_shape, (rank + 2,), f"{layout} for x of shape {tuple(x_shape)}")
+    n, c_in, *spatial = x_shape
+    w_c_in, c_out, *kernel = w_shape if transpose else (w_shape[1], w_shape[0], *w_shape[2:])
+    if w_c_in != c_in:
+        raise ShapeError(f"{op}: weight {tuple(w_shape)} (layout {layout}) expects {w_c_in} "
+                         f"input channels, x {tuple(x_shape)} has {c_in}",
+                         rule=Rule.CHANNELS)
     if b is not None and tuple(b.shape) != (c_out,):
-        raise ShapeError(f"{op}: bias must have shape ({c_out},), got {tuple(b.shape)}",
-                         rule="shape_match")
-
-
-def _check_grad(op: str, grad_y, expected: tuple[int, ...]) -> None:
-    if grad_y is not None and tuple(grad_y) != expected:
-        raise ShapeError(f"{op}: grad_y must have the output's shape {expected}, got "
-                         f"{tuple(grad_y)}", rule="shape_match")
+        raise ShapeError(Rule.SHAPE_MATCH, op=op, name="b", expected=(c_out,),
+                         got=tuple(b.shape))
+    k = per_axis(op, "kernel", tuple(kernel), rank, minimum=1)
+    s = per_axis(op, "stride", stride, rank, minimum=1)
+    p = per_axis(op, "padding", padding, rank)
+    formula = conv_transpose_out if transpose else conv_out
+    out = agreed_sizes(op, formula, tuple(spatial), k, s, p)
+    _grad_y(op, grad_y, (n, c_out, *out))
+    check_elements(op, "the output", (n, c_out, *out))
+    image, windows = (out, tuple(spatial)) if transpose else (tuple(spatial), out)
+    g = Geometry(n, c_in, c_out, image, windows, k, s, p)
+    # im2col columns of one sample: the channels of the image side, times taps, positions
+    check_elements(op, "the im2col workspace of one sample",
+                   ((c_out if transpose else c_in) * g.k_vol, g.out_vol))
+    _check_int(op, g)
+    return g
 
 
 def conv_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geometry:
-    """Geometry of ``conv`` with x ``(N, C_in, *s)`` and w ``(C_out, C_in, *k)``."""
-    rank = _spatial_rank(op, "x", x_shape)
-    if len(w_shape) != len(x_shape):
-        raise ShapeError(f"{op}: weight must be (C_out, C_in, *kernel) with {rank} kernel "
-                         f"axes (x has shape {tuple(x_shape)}), got shape {tuple(w_shape)}",
-                         rule="rank")
-    n, c_in, *spatial = x_shape
-    c_out, w_c_in, *kernel = w_shape
-    if w_c_in != c_in:
-        raise ShapeError(f"{op}: weight expects {w_c_in} input channels, x has {c_in}",
-                         rule="channels")
-    _check_bias(op, b, c_out)
-    s = _per_axis(op, "stride", stride, rank, minimum=1)
-    p = _per_axis(op, "padding", padding, rank)
-    _per_axis(op, "kernel", tuple(kernel), rank, minimum=1)
-    out = agreed_sizes(op, conv_out, tuple(spatial), tuple(kernel), s, p)
-    _check_grad(op, grad_y, (n, c_out, *out))
-    _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(spatial),
-                      math.prod(kernel) * math.prod(out)))
-    return Geometry(n, c_in, c_out, tuple(spatial), tuple(out), tuple(kernel), s, p)
+    """Geometry of ``conv`` with x ``(N, C_in, *s)`` and w ``(C_out, C_in, *k)``;
+    ``grad_y``, when given, is the shape the output gradient has."""
+    return _conv_like(op, False, x_shape, w_shape, b, stride, padding, grad_y)
 
 
 def conv_transpose_geometry(op, x_shape, w_shape, b, stride, padding, grad_y=None) -> Geometry:
-    """Geometry of ``conv_transpose``: the image side is the OUTPUT, the windows the input."""
-    rank = _spatial_rank(op, "x", x_shape)
-    if len(w_shape) != len(x_shape):
-        raise ShapeError(f"{op}: weight must be (C_in, C_out, *kernel) with {rank} kernel "
-                         f"axes (x has shape {tuple(x_shape)}), got shape {tuple(w_shape)}",
-                         rule="rank")
-    n, c_in, *spatial = x_shape
-    w_c_in, c_out, *kernel = w_shape
-    if w_c_in != c_in:
-        raise ShapeError(f"{op}: weight expects {w_c_in} input channels, x has {c_in}",
-                         rule="channels")
-    _check_bias(op, b, c_out)
-    s = _per_axis(op, "stride", stride, rank, minimum=1)
-    p = _per_axis(op, "padding", padding, rank)
-    _per_axis(op, "kernel", tuple(kernel), rank, minimum=1)
-    out = agreed_sizes(op, conv_transpose_out, tuple(spatial), tuple(kernel), s, p)
-    _check_grad(op, grad_y, (n, c_out, *out))
-    _check_int32(op, (*spatial, *out, *kernel, *s, *p, math.prod(out),
-                      math.prod(kernel) * math.prod(spatial)))
-    return Geometry(n, c_in, c_out, tuple(out), tuple(spatial), tuple(kernel), s, p)
+    """Geometry of ``conv_transpose`` (w ``(C_in, C_out, *k)``): the image side is the
+    OUTPUT, the windows the input."""
+    return _conv_like(op, True, x_shape, w_shape, b, stride, padding, grad_y)
 
 
 def pool_geometry(op, x_shape, kernel, stride, padding, kind, grad_y=None) -> Geometry:
     """Geometry of a pool over x ``(N, C, *s)``; channels are folded into planes."""
-    rank = _spatial_rank(op, "x", x_shape)
+    rank = _rank(op, "x", x_shape, (3, 4, 5), "(N, C, *spatial)")
     n, c, *spatial = x_shape
-    k = _per_axis(op, "kernel", kernel, rank, minimum=1)
-    s = k if stride is None else _per_axis(op, "stride", stride, rank, minimum=1)
-    p = _per_axis(op, "padding", padding, rank)
+    k = per_axis(op, "kernel", kernel, rank, minimum=1)
+    s = k if stride is None else per_axis(op, "stride", stride, rank, minimum=1)
+    p = per_axis(op, "padding", padding, rank)
     out = agreed_sizes(op, pool_out, tuple(spatial), k, s, p, op=kind)
-    _check_grad(op, grad_y, (n, c, *out))
-    _check_int32(op, (*spatial, *out, *k, *s, *p, math.prod(spatial), math.prod(out),
-                      math.prod(k)))
-    return Geometry(n, c, c, tuple(spatial), tuple(out), k, s, p)
+    _grad_y(op, grad_y, (n, c, *out))
+    check_elements(op, "the output", (n, c, *out))
+    g = Geometry(n, c, c, tuple(spatial), tuple(out), k, s, p)
+    _check_int(op, g)
+    return g

@@ -17,7 +17,7 @@ B = np.zeros(4)
         (lambda be: K.max_pool(np.zeros((6, 6)), 2, backend=be), "rank", "(6, 6)"),
         (lambda be: K.conv(X, np.zeros((4, 2, 3, 3)), B, backend=be), "channels", "2 input"),
         (lambda be: K.conv(X, W, np.zeros(5), backend=be), "shape_match", "(5,)"),
-        (lambda be: K.conv(X, W.astype(np.float32), B, backend=be), "dtype", "float32"),
+        (lambda be: K.conv(X, W.astype(np.float32), B, backend=be), "dtype_mix", "float32"),
         (lambda be: K.conv(X.astype(np.int64), W, B, backend=be), "dtype", "int64"),
         (lambda be: K.conv(X.tolist(), W, B, backend=be), "array_type", "list"),
         (lambda be: K.conv(X, W, B, stride=0, backend=be), "stride_positive", "stride=(0, 0)"),
