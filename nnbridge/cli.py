@@ -1,4 +1,9 @@
-"""The ``nnbridge`` command line."""
+"""The ``nnbridge`` command line.
+
+A cold start stays fast: the parser registers only the sub-command that runs (every one when
+none is named, for the help and the list of choices), and each command imports its machinery
+when it runs, so ``nnbridge unet check`` never loads NumPy, the kernels or the adjoint registry.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,26 @@ import sys
 from nnbridge import __version__
 from nnbridge.spec.errors import NNBridgeError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 #: Sub-command modules under ``nnbridge.commands``; each has ``register(subparsers)``.
 COMMANDS = ("prove", "adjoint", "unet", "kernels")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_named(argv: list[str]) -> str | None:
+    """The sub-command ``argv`` names: its first word that is not an option (the top-level
+    options take no value), or the word after ``--``; ``None`` if there is none."""
+    for i, word in enumerate(argv):
+        if word == "--":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` one of :data:`COMMANDS` (or ``verify``), only that
+    command's sub-parser is registered (its module alone imported); otherwise all are."""
     parser = argparse.ArgumentParser(
         prog="nnbridge",
         description="Verification bridge for neural-network layers: proved shape formulas, "
@@ -25,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="run every check: proofs and, as they exist, the "
                                            "adjoint identities and kernel cross-checks")
     verify.set_defaults(func=_verify)
+    known = command == "verify" or command in COMMANDS
     for name in COMMANDS:
-        importlib.import_module(f"nnbridge.commands.{name}").register(sub)
+        if not known or name == command:
+            importlib.import_module(f"nnbridge.commands.{name}").register(sub)
     return parser
 
 
@@ -37,7 +57,8 @@ def _verify(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_named(argv))
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
