@@ -5,24 +5,45 @@
 True
 >>> require_valid("ronneberger", (572, 572))
 (388, 388)
+
+The names below are imported from their modules on first use, so that importing one module
+of this package (``nnbridge.unet.presets`` for ``nnbridge unet check``) loads only what it
+needs.
 """
 
-from .description import (
-    Conv,
-    ConvTranspose,
-    Level,
-    Pool,
-    Resize,
-    UNetDescription,
-    Upsample,
-    from_dict,
-    load,
-)
-from .explain import CheckResult, check, parse_shape, require_valid
-from .obligations import Obligation, Trace, trace
-from .presets import PRESETS, build_preset
-from .rule import Rule, derive_rule, prove_rule, rule_for
-from .torchlean import TorchLeanUNet2
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .description import (
+        Conv,
+        ConvTranspose,
+        Level,
+        Pool,
+        Resize,
+        UNetDescription,
+        Upsample,
+        from_dict,
+        load,
+    )
+    from .explain import CheckResult, check, parse_shape, require_valid
+    from .obligations import Obligation, Trace, trace
+    from .presets import PRESETS, build_preset
+    from .rule import Rule, derive_rule, prove_rule, rule_for
+    from .torchlean import TorchLeanUNet2
+
+#: Each public name and the module (of this package) that defines it.
+_HOMES = {
+    **dict.fromkeys(("Conv", "ConvTranspose", "Level", "Pool", "Resize", "UNetDescription",
+                     "Upsample", "from_dict", "load"), "description"),
+    **dict.fromkeys(("CheckResult", "check", "parse_shape", "require_valid"), "explain"),
+    **dict.fromkeys(("Obligation", "Trace", "trace"), "obligations"),
+    **dict.fromkeys(("PRESETS", "build_preset"), "presets"),
+    **dict.fromkeys(("Rule", "derive_rule", "prove_rule", "rule_for"), "rule"),
+    "TorchLeanUNet2": "torchlean",
+}
 
 __all__ = [
     "PRESETS",
@@ -49,3 +70,16 @@ __all__ = [
     "rule_for",
     "trace",
 ]
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -9,6 +9,22 @@ threshold on, periodic. :func:`derive_rule` evaluates the obligations on ints to
 (``exceptions``: the valid sizes below the threshold) and :func:`prove_rule` asks Z3 whether
 ``n >= 1 and valid(n) != rule(n)`` is satisfiable: ``unsat`` is a proof for every size,
 ``sat`` refutes the rule with a counterexample, and ``unknown`` is a failure, never a pass.
+
+Which sizes are valid is read from the structure, not from a size-by-size scan, wherever
+the description is a :class:`~nnbridge.unet.description.UNetDescription` (PyTorch semantics):
+with ``P`` the period hint (every stride multiplied, lcm ``multiple_of``),
+
+* every stage size is nondecreasing in ``n``, so "every layer runs" holds exactly for
+  ``n >= R``, found by bisection;
+* for ``n >= R`` every stage is ``floor((x + c) / s)``, ``s * x + c`` or a skip's size, and
+  each stride divides the stage's growth over ``P``: a stage grows by a constant ``D`` from
+  ``n`` to ``n + P``. In the residue class ``n = R + r + kP`` a divisibility obligation
+  is constant, an equality holds for all ``k``, one ``k`` or none, and ``skip >= up`` for a
+  ray of ``k``: the valid ``k`` form one interval, read from ONE trace per class.
+
+The rule is then chosen from these verdicts exactly as from a scan (:func:`derive_rule`);
+other descriptions (TorchLean's UNet2, in ``Nat`` semantics) keep the scan. Either way only
+Z3's proof makes a rule "proved".
 """
 
 from __future__ import annotations
@@ -16,6 +32,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+from .description import UNetDescription
 from .obligations import trace
 
 __all__ = ["Rule", "derive_rule", "prove_rule", "rule_for"]
@@ -134,21 +151,141 @@ def _divisors(p: int) -> list[int]:
     return [d for d in range(1, p + 1) if p % d == 0]
 
 
+def _runs(t) -> bool:
+    return all(o.holds for o in t.obligations if o.kind == "runs")
+
+
+def _singles(t) -> dict:
+    return {name: size for name, size, _ in t.norms if size == 1} if t.valid else {}
+
+
 def _scan(desc, axis: int, upto: int):
+    """``ok``, ``runs`` (indexed by ``n``, 0 unused) and ``singles`` (by ``n - 1``) on
+    ``1..upto``, every size traced."""
     ok, runs, singles = [False], [False], []
     for n in range(1, upto + 1):
         t = trace(desc, axis, n)
         ok.append(t.valid)
-        runs.append(all(o.holds for o in t.obligations if o.kind == "runs"))
-        singles.append({name: size for name, size, _ in t.norms if size == 1} if t.valid else {})
+        runs.append(_runs(t))
+        singles.append(_singles(t))
     return ok, runs, singles
 
 
-def derive_rule(desc, axis: int, scan: int | None = None) -> Rule:
-    """Propose the rule from the int obligations on ``1..scan`` (not yet proved)."""
+def _k_interval(kind: str, a0: int, da: int, b0: int, db: int) -> tuple[int, float]:
+    """The ``k >= 0`` where ``a0 + k*da == b0 + k*db`` (kind "eq") or ``>=`` (kind "ge"),
+    as ``(lo, hi)``; empty when ``lo > hi``."""
+    g0, dg = a0 - b0, da - db
+    if kind == "eq":
+        if dg == 0:
+            return (0, float("inf")) if g0 == 0 else (1, 0)
+        k, rem = divmod(-g0, dg)
+        return (k, k) if rem == 0 and k >= 0 else (1, 0)
+    if dg == 0:
+        return (0, float("inf")) if g0 >= 0 else (1, 0)
+    if dg > 0:  # g0 + k*dg >= 0 from k = ceil(-g0 / dg) on
+        return max(0, -(g0 // dg)), float("inf")
+    return 0, g0 // -dg  # up to floor(g0 / -dg): empty when g0 < 0
+
+
+def _class_interval(desc, t, ref, step) -> tuple[int, float] | None:
+    """The valid ``k`` of the class ``n = t.size + k*P`` (``ref``, ``step``: the traces at
+    some ``m >= R`` and ``m + P``, giving each operand's growth); ``None`` for an obligation
+    this derivation does not cover."""
+    lo, hi = 0, float("inf")
+    for o, o_ref, o_step in zip(t.obligations, ref.obligations, step.obligations, strict=True):
+        if not o.name == o_ref.name == o_step.name:
+            return None
+        if o.kind == "runs":
+            if not o.holds:  # a layer stops running above R: not monotone, not covered
+                return None
+            continue
+        if o.kind in ("exact", "check"):  # a stride or multiple_of divides the growth
+            if not o.holds:
+                return 1, 0
+            continue
+        if o.kind == "skip":
+            skip = desc.levels[int(o.name.removeprefix("skip"))].skip
+            kind, a, b = ("eq", "up", "skip") if skip in ("concat", "add") else ("ge", "skip",
+                                                                                   "up")
+        elif o.kind == "output":
+            kind, a, b = "eq", "out", "in"
+        else:
+            return None
+        grow = {key: o_step.values[key] - o_ref.values[key] for key in (a, b)}
+        k_lo, k_hi = _k_interval(kind, o.values[a], grow[a], o.values[b], grow[b])
+        lo, hi = max(lo, k_lo), min(hi, k_hi)
+    return lo, hi
+
+
+def _closed(desc, axis: int, upto: int, period: int):
+    """``ok``, ``runs`` and ``singles`` on ``1..upto`` as :func:`_scan` gives them, from the
+    structure (module docstring): a bisection for ``R`` and one trace per residue class mod
+    ``period``. ``None`` where the description is not one this derivation covers."""
+    if not isinstance(desc, UNetDescription):
+        return None
+    traced: dict = {}
+
+    def at(n: int):
+        if n not in traced:
+            traced[n] = trace(desc, axis, n)
+        return traced[n]
+
+    # R: the least n where every layer runs (upto + 1 if none in range); monotone in n
+    lo, hi = 1, upto + 1
+    while lo < hi:
+        mid = lo if lo == 1 else (lo + hi) // 2  # try n = 1 first: most networks run there
+        if _runs(at(mid)):
+            hi = mid
+        else:
+            lo = mid + 1
+    first = lo
+    ok, runs, singles = [False] * (upto + 1), [False] * (upto + 1), [{}] * upto
+    if first > upto:
+        return ok, runs, singles
+    ref, step = at(first), at(first + period)
+    for (_, q0, _), (_, q1, _) in zip(ref.norms, step.norms, strict=True):
+        if q1 - q0 < 1:  # a norm's size must grow over a period: it is 1 at k = 0 at most
+            return None
+    for r in range(min(period, upto - first + 1)):
+        t = at(first + r)
+        interval = _class_interval(desc, t, ref, step)
+        if interval is None:
+            return None
+        k_lo, k_hi = interval
+        if (k_lo <= 0 <= k_hi) != bool(t.valid) or (
+                r == 0 and (k_lo <= 1 <= k_hi) != bool(step.valid)):
+            return None  # the traced verdicts disagree with the intervals: not covered
+        for k in range(k_lo, int(min(k_hi, (upto - first - r) // period)) + 1):
+            ok[first + r + k * period] = True
+        singles[first + r - 1] = _singles(t)  # above k = 0 every norm sees more than 1
+    for n in range(first, upto + 1):
+        runs[n] = True
+    return ok, runs, singles
+
+
+def derive_rule(desc, axis: int, scan: int | None = None, *, method: str = "auto") -> Rule:
+    """Propose the rule from the verdicts on ``1..scan`` (not yet proved).
+
+    ``method``: ``"closed"`` reads the verdicts from the structure (module docstring) and
+    raises ``ValueError`` for a description it does not cover, ``"scan"`` traces every
+    size, ``"auto"`` (default) the first, else the second. Both give the same verdicts, so
+    the same rule.
+    """
+    if method not in ("auto", "closed", "scan"):
+        raise ValueError(f"method must be 'auto', 'closed' or 'scan', got {method!r}")
     hint = _hint(desc, axis)
     scan = scan or (4 * hint + 256)
-    ok, runs, singles = _scan(desc, axis, scan)
+    found = None if method == "scan" else _closed(desc, axis, scan, hint)
+    if found is None and method == "closed":
+        raise ValueError(f"no closed derivation for {type(desc).__name__} "
+                         f"{getattr(desc, 'name', '')!r}: use method='scan'")
+    ok, runs, singles = found or _scan(desc, axis, scan)
+    return _propose(desc, axis, scan, hint, ok, runs, singles)
+
+
+def _propose(desc, axis: int, scan: int, hint: int, ok, runs, singles) -> Rule:
+    """The rule that describes ``ok`` on ``1..scan``: a period dividing ``hint``, the
+    lowest threshold, residues and exceptions."""
     runs_from = next((n for n in range(scan, 0, -1) if not runs[n]), 0) + 1
     best = None
     for period in _divisors(hint):
@@ -237,15 +374,22 @@ def rule_for(desc, axis: int) -> Rule:
     key = (desc, axis if not _same_axes(desc) else 0)
     if key in _CACHE:
         return replace(_CACHE[key], axis=desc.axis_names[axis])
+    rule = _derive_and_prove(desc, axis, "auto")
+    if rule.status == "refuted" and isinstance(desc, UNetDescription):
+        rule = _derive_and_prove(desc, axis, "scan")  # never let the closed verdicts cost a proof
+    _CACHE[key] = rule
+    return replace(rule, axis=desc.axis_names[axis])
+
+
+def _derive_and_prove(desc, axis: int, method: str) -> Rule:
     hint = _hint(desc, axis)
     scan = 4 * hint + 256
     for _ in range(4):
-        rule = prove_rule(desc, axis, derive_rule(desc, axis, scan))
+        rule = prove_rule(desc, axis, derive_rule(desc, axis, scan, method=method))
         if rule.status != "refuted":
             break
         scan = max(2 * scan, (rule.counterexample or 0) + 2 * hint + 64)
-    _CACHE[key] = rule
-    return replace(rule, axis=desc.axis_names[axis])
+    return rule
 
 
 def _same_axes(desc) -> bool:
