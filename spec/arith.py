@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
+import reprlib
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import ShapeError
+from .errors import Rule, ShapeError
 
 __all__ = [
     "IntReading",
@@ -42,6 +44,7 @@ __all__ = [
     "defined",
     "is_symbolic",
     "reading_for",
+    "shown",
 ]
 
 _COLLECTOR: contextvars.ContextVar[list | None] = contextvars.ContextVar(
@@ -54,7 +57,8 @@ def conditions() -> Iterator[list]:
     """Collect the preconditions that symbolic PyTorch readings state.
 
     ``with conditions() as conds: y = conv_out(n, k, s, p, semantics="torch")`` leaves in
-    ``conds`` one ``(rule, condition)`` pair per PyTorch check, as Z3 or SymPy booleans.
+    ``conds`` one ``(rule, condition)`` pair per PyTorch check: the
+    :class:`~nnbridge.spec.errors.Rule` and a Z3 or SymPy boolean.
     """
     found: list = []
     token = _COLLECTOR.set(found)
@@ -135,8 +139,19 @@ class Reading:
         raise NotImplementedError
 
     # -- preconditions ---------------------------------------------------------------------
-    def require(self, cond, rule: str, message: str, **values) -> None:
-        """State a precondition named ``rule``; ``message`` is formatted with ``values``."""
+    def require(self, cond, rule: Rule, message: str, **values) -> None:
+        """State a precondition named ``rule`` (a :class:`~nnbridge.spec.errors.Rule`).
+
+        An int reading raises :class:`ShapeError` with ``rule`` at once when ``cond`` is
+        false, ``message`` formatted with ``values``; a symbolic reading records
+        ``(rule, cond)`` in the active :func:`conditions` collector.
+        """
+        if not isinstance(rule, Rule):
+            try:
+                rule = Rule(rule)
+            except ValueError:
+                raise TypeError(f"{rule!r} is not one of nnbridge's rules "
+                                "(nnbridge.spec.errors.Rule)") from None
         if cond is True:
             return
         if cond is False:
@@ -144,10 +159,10 @@ class Reading:
         collector = _COLLECTOR.get()
         if collector is None:
             raise ShapeError(
-                f"symbolic {rule!r} condition outside a `conditions()` block: wrap symbolic "
-                "PyTorch-semantics calls in `with nnbridge.spec.arith.conditions() as conds:` "
-                "so the condition is kept, not dropped",
-                rule="symbolic_condition",
+                f"symbolic {rule.value!r} condition outside a `conditions()` block: wrap "
+                "symbolic PyTorch-semantics calls in `with nnbridge.spec.arith.conditions() "
+                "as conds:` so the condition is kept, not dropped",
+                rule=Rule.SYMBOLIC_CONDITION,
             )
         collector.append((rule, cond))
 
@@ -323,6 +338,44 @@ class SymPyReading(Reading):
         if cond is self.sp.false or cond is False:
             return False
         return cond
+
+
+class _Short(reprlib.Repr):
+    """``reprlib`` with bounded integers: no int is ever turned into thousands of digits."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxstring = self.maxother = 60
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 160:
+            digits = int(x.bit_length() * math.log10(2)) + 1
+            return f"{'-' if x < 0 else ''}<an integer of about {digits} digits>"
+        return super().repr_int(x, level)
+
+    def repr_instance(self, x, level):
+        try:
+            text = repr(x)
+        except Exception:  # a broken __repr__, or an int subclass past the str limit
+            return f"<{type(x).__name__} object>"
+        return text if len(text) <= self.maxother else f"{text[:self.maxother - 3]}..."
+
+
+_SHORT = _Short()
+
+
+def shown(value: Any) -> str:
+    """``value`` for an error message: short, bounded, and never raising.
+
+    ``repr`` itself can fail on bad input (an int above Python's 4300-digit ``str`` limit
+    raises ``ValueError``, a deeply nested tuple ``RecursionError``); this never does, and
+    long or deep values are cut with ``...``. NumPy scalars keep their type in view
+    (``np.int64(5)``).
+    """
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # pragma: no cover - reprlib guards each piece; belt and braces
+        return f"<{type(value).__name__} object>"
 
 
 _INT = IntReading()

@@ -17,16 +17,21 @@ are broadcast to its length and a tuple comes back.
 
 from __future__ import annotations
 
+import numbers
+import sys
 from typing import Any
 
-from .arith import Reading, is_symbolic, reading_for
-from .errors import ShapeError
+from .arith import Reading, is_symbolic, reading_for, shown
+from .errors import Rule, ShapeError
 
 __all__ = [
+    "MAX_SIZE",
     "SEMANTICS",
     "check_semantics",
+    "check_size",
     "conv_out",
     "conv_transpose_out",
+    "is_bool",
     "pool_out",
 ]
 
@@ -37,63 +42,99 @@ SEMANTICS = ("lean", "torch")
 MAX_SIZE = 2**48
 
 
-def check_semantics(semantics: str) -> str:
-    if semantics not in SEMANTICS:
+def check_semantics(semantics: Any) -> str:
+    """``semantics`` itself when it is ``"lean"`` or ``"torch"``; else a ShapeError."""
+    if not (isinstance(semantics, str) and semantics in SEMANTICS):
         raise ShapeError(
-            f"unknown semantics {semantics!r}: use 'lean' (TorchLean's Nat formulas) or "
+            f"unknown semantics {shown(semantics)}: use 'lean' (TorchLean's Nat formulas) or "
             "'torch' (PyTorch's behaviour)",
-            rule="semantics",
+            rule=Rule.SEMANTICS,
         )
     return semantics
 
 
-def _check_scalar(op: str, name: str, value: Any) -> None:
-    """Integer, not bool, non-negative, not absurdly large; symbolic values pass through."""
-    if is_symbolic(value):
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
+def is_bool(value: Any) -> bool:
+    """A Python or NumPy ``bool`` (without importing NumPy: if it is not loaded, no value
+    can be a NumPy bool). NumPy integers need no such test: they are ``numbers.Integral``."""
+    numpy = sys.modules.get("numpy")
+    return isinstance(value, bool) or (numpy is not None and isinstance(value, numpy.bool_))
+
+
+def _check_symbolic(op: str, name: str, value: Any) -> Any:
+    """A Z3 integer term, or a SymPy expression that may be a non-negative integer."""
+    if type(value).__module__.startswith("z3"):
+        import z3
+
+        ok = isinstance(value, z3.ArithRef) and value.is_int()
+    else:
+        import sympy
+
+        ok = (isinstance(value, sympy.Expr) and value.is_integer is not False
+              and value.is_negative is not True)
+    if not ok:
         raise ShapeError(
-            f"{op}: {name} must be a non-negative integer, got {value!r} "
+            f"{op}: {name} must be a non-negative integer (an int, a Z3 Int term or a SymPy "
+            f"integer expression), got {shown(value)} ({type(value).__name__})",
+            rule=Rule.INTEGER_SIZE)
+    return value
+
+
+def check_size(op: str, name: str, value: Any) -> Any:
+    """``value`` as a size: a Python ``int`` in ``0..2**48``, or a symbolic integer.
+
+    Python and NumPy integers are accepted (NumPy's become Python ints, so no formula ever
+    computes in fixed width); ``bool``, floats, strings, ``None`` and containers are refused
+    with rule ``integer_size``, negatives with ``nonneg_size``, and anything above
+    :data:`MAX_SIZE` with ``huge_size``. Messages show the value, cut short when it is long.
+    """
+    if is_symbolic(value):
+        return _check_symbolic(op, name, value)
+    if is_bool(value) or not isinstance(value, numbers.Integral):
+        raise ShapeError(
+            f"{op}: {name} must be a non-negative integer, got {shown(value)} "
             f"({type(value).__name__})",
-            rule="integer_size",
+            rule=Rule.INTEGER_SIZE,
         )
+    value = int(value)
     if value < 0:
         raise ShapeError(
-            f"{op}: {name} must be non-negative, got {name}={value}", rule="nonneg_size"
-        )
+            f"{op}: {name} must be non-negative, got {name}={shown(value)}",
+            rule=Rule.NONNEG_SIZE)
     if value > MAX_SIZE:
         raise ShapeError(
-            f"{op}: {name}={value} exceeds the largest supported size 2**48", rule="huge_size"
-        )
+            f"{op}: {name}={shown(value)} exceeds the largest supported size 2**48",
+            rule=Rule.HUGE_SIZE)
+    return value
 
 
 def _per_axis(opname: str, scalar_rule, names: tuple[str, ...], args: tuple, **options):
     """Lift ``scalar_rule`` to per-axis tuples, validating every value first."""
     lengths = {len(a) for a in args if isinstance(a, (tuple, list))}
     if len(lengths) > 1:
-        shown = ", ".join(
-            f"{n}={tuple(a)!r}"
+        shown_args = ", ".join(
+            f"{n}={shown(tuple(a))}"
             for n, a in zip(names, args, strict=True) if isinstance(a, (tuple, list))
         )
         raise ShapeError(
-            f"{opname}: per-axis arguments disagree on the number of axes: {shown}",
-            rule="axis_count",
+            f"{opname}: per-axis arguments disagree on the number of axes: {shown_args}",
+            rule=Rule.AXIS_COUNT,
         )
     if not lengths:
-        for name, value in zip(names, args, strict=True):
-            _check_scalar(opname, name, value)
-        return scalar_rule(reading_for(*args), *args, **options)
+        values = tuple(check_size(opname, name, value)
+                       for name, value in zip(names, args, strict=True))
+        return scalar_rule(reading_for(*values), *values, **options)
     (rank,) = lengths
     if rank == 0:
-        raise ShapeError(f"{opname}: per-axis arguments must have at least one axis",
-                         rule="axis_count")
+        shown_args = ", ".join(f"{n}=()" for n, a in zip(names, args, strict=True)
+                               if isinstance(a, (tuple, list)))
+        raise ShapeError(f"{opname}: per-axis arguments must have at least one axis, got "
+                         f"{shown_args}", rule=Rule.AXIS_COUNT)
     columns = [tuple(a) if isinstance(a, (tuple, list)) else (a,) * rank for a in args]
-    out = []
-    for axis, values in enumerate(zip(*columns, strict=True)):
-        for name, value in zip(names, values, strict=True):
-            _check_scalar(opname, f"{name}[{axis}]", value)
-        out.append(scalar_rule(reading_for(*values), *values, rank=rank, **options))
-    return tuple(out)
+    checked = [tuple(check_size(opname, f"{name}[{axis}]", value)
+                     for name, value in zip(names, values, strict=True))
+               for axis, values in enumerate(zip(*columns, strict=True))]
+    return tuple(scalar_rule(reading_for(*values), *values, rank=rank, **options)
+                 for values in checked)
 
 
 def _lean_only(op: str, **options) -> None:
@@ -106,24 +147,24 @@ def _lean_only(op: str, **options) -> None:
         if not at_default:
             raise ShapeError(
                 f"{op}: semantics='lean' has no {name} (TorchLean's formula fixes it at "
-                f"{defaults[name]!r}), got {name}={value!r}; use semantics='torch'",
-                rule="lean_option",
+                f"{defaults[name]!r}), got {name}={shown(value)}; use semantics='torch'",
+                rule=Rule.LEAN_OPTION,
             )
 
 
 def _require_torch_params(r: Reading, op: str, k, s, p, d) -> None:
-    r.require(r.ge(k, 1), "kernel_positive",
+    r.require(r.ge(k, 1), Rule.KERNEL_POSITIVE,
               "{op}: kernel size should be greater than zero, got kernel={k}", op=op, k=k)
-    r.require(r.ge(s, 1), "stride_positive",
+    r.require(r.ge(s, 1), Rule.STRIDE_POSITIVE,
               "{op}: stride must be greater than zero, got stride={s}", op=op, s=s)
-    r.require(r.ge(d, 1), "dilation_positive",
+    r.require(r.ge(d, 1), Rule.DILATION_POSITIVE,
               "{op}: dilation must be greater than zero, got dilation={d}", op=op, d=d)
-    r.require(r.ge(p, 0), "padding_nonneg",
+    r.require(r.ge(p, 0), Rule.PADDING_NONNEG,
               "{op}: padding must be non-negative, got padding={p}", op=op, p=p)
 
 
 def _require_nonempty(r: Reading, op: str, n) -> None:
-    r.require(r.ge(n, 1), "input_nonempty",
+    r.require(r.ge(n, 1), Rule.INPUT_NONEMPTY,
               "{op}: PyTorch rejects an empty spatial axis, got input size {n}; "
               "Lean's formula gives a size here", op=op, n=n)
 
@@ -140,7 +181,7 @@ def _conv_out(r: Reading, n, k, s, p, d, *, semantics: str, rank: int = 1):
     _require_nonempty(r, "conv_out", n)
     padded = r.add(n, r.mul(2, p))
     reach = r.add(r.mul(d, r.sub(k, 1)), 1)
-    r.require(r.ge(padded, reach), "kernel_fits",
+    r.require(r.ge(padded, reach), Rule.KERNEL_FITS,
               "conv_out: padded input size {padded} (n={n} + 2*padding={p}) is smaller than the "
               "kernel's reach dilation*(kernel-1)+1 = {reach}; PyTorch raises \"Kernel size "
               "can't be greater than actual input size\" (Lean gives 1: a phantom cell). "
@@ -183,7 +224,7 @@ def _pool_out(r: Reading, n, k, s, p, d, ceil_mode, *, semantics: str, op: str, 
     _require_nonempty(r, "pool_out", n)
     # PyTorch compares padding with kernel // 2 for max and avg pooling alike (dilation
     # does not enter: max_pool2d(k=3, dilation=2, padding=2) raises).
-    r.require(r.ge(r.floor_div(k, 2), p), "pool_padding",
+    r.require(r.ge(r.floor_div(k, 2), p), Rule.POOL_PADDING,
               "pool_out: padding should be at most half of kernel size, got padding={p} and "
               "kernel={k} (limit {lim})", p=p, k=k,
               lim=k // 2 if isinstance(k, int) else "k//2")
@@ -195,13 +236,13 @@ def _pool_out(r: Reading, n, k, s, p, d, ceil_mode, *, semantics: str, op: str, 
     if ceil_mode:
         # a last window that would start inside the right padding is dropped
         out = r.ite(r.ge(r.mul(r.sub(out, 1), s), r.add(n, p)), r.sub(out, 1), out)
-    r.require(r.ge(out, 1), "output_positive",
+    r.require(r.ge(out, 1), Rule.OUTPUT_POSITIVE,
               "pool_out: calculated output size {out} is too small (input {n}, kernel {k}, "
               "stride {s}, padding {p}, dilation {d}); PyTorch raises, Lean gives 1",
               out=out, n=n, k=k, s=s, p=p, d=d)
     if op == "avg" and rank == 3:
         # avg_pool3d alone checks each input axis against the kernel, ignoring padding.
-        r.require(r.ge(n, k), "avg3d_kernel_fits",
+        r.require(r.ge(n, k), Rule.AVG3D_KERNEL_FITS,
                   "pool_out: avg_pool3d needs every input axis at least the kernel size "
                   "(padding not counted), got input {n} < kernel {k}", n=n, k=k)
     return out
@@ -230,11 +271,13 @@ def pool_out(n, kernel, stride, padding=0, dilation=1, ceil_mode=False, *,
     ``poolOut in k s = (in - k) / s + 1`` is the ``padding = 0`` case.
     """
     check_semantics(semantics)
-    if op not in ("max", "avg"):
-        raise ShapeError(f"pool_out: op must be 'max' or 'avg', got {op!r}", rule="pool_op")
-    if not isinstance(ceil_mode, bool):
-        raise ShapeError(f"pool_out: ceil_mode must be a bool, got {ceil_mode!r}",
-                         rule="ceil_mode")
+    if not (isinstance(op, str) and op in ("max", "avg")):
+        raise ShapeError(f"pool_out: op must be 'max' or 'avg', got {shown(op)}",
+                         rule=Rule.POOL_OP)
+    if not is_bool(ceil_mode):
+        raise ShapeError(f"pool_out: ceil_mode must be a bool, got {shown(ceil_mode)} "
+                         f"({type(ceil_mode).__name__})", rule=Rule.CEIL_MODE)
+    ceil_mode = bool(ceil_mode)
     return _per_axis("pool_out", _pool_out, ("n", "kernel", "stride", "padding", "dilation"),
                      (n, kernel, stride, padding, dilation), ceil_mode=ceil_mode,
                      semantics=semantics, op=op)
@@ -249,15 +292,15 @@ def _conv_transpose_out(r: Reading, n, k, s, p, op_, d, *, semantics: str, rank:
         # (n - 1) * s - 2*p + k, in Nat, left to right
         return r.add(r.nat_sub(r.mul(r.nat_sub(n, 1), s), r.mul(2, p)), k)
     _require_torch_params(r, "conv_transpose_out", k, s, p, d)
-    r.require(r.ge(op_, 0), "output_padding_nonneg",
+    r.require(r.ge(op_, 0), Rule.OUTPUT_PADDING_NONNEG,
               "conv_transpose_out: output_padding must be non-negative, got {op}", op=op_)
     _require_nonempty(r, "conv_transpose_out", n)
-    r.require(r.or_(r.lt(op_, s), r.lt(op_, d)), "output_padding_small",
+    r.require(r.or_(r.lt(op_, s), r.lt(op_, d)), Rule.OUTPUT_PADDING_SMALL,
               "conv_transpose_out: output padding must be smaller than either stride or "
               "dilation, got output_padding={op}, stride={s}, dilation={d}", op=op_, s=s, d=d)
     out = r.add(r.add(r.sub(r.mul(r.sub(n, 1), s), r.mul(2, p)),
                       r.add(r.mul(d, r.sub(k, 1)), op_)), 1)
-    r.require(r.ge(out, 1), "output_positive",
+    r.require(r.ge(out, 1), Rule.OUTPUT_POSITIVE,
               "conv_transpose_out: calculated output size {out} is too small "
               "((n-1)*s - 2p + d(k-1) + output_padding + 1 with n={n}, s={s}, p={p}, d={d}, "
               "k={k}, output_padding={op}); reduce the padding", out=out, n=n, s=s, p=p, d=d,

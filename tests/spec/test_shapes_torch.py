@@ -14,6 +14,11 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch (CPU build) is a test dependency")
 F = torch.nn.functional
 
+from nnbridge.spec.domains import (  # noqa: E402
+    conv_agreement,
+    conv_transpose_agreement,
+    pool_agreement,
+)
 from nnbridge.spec.shapes import ShapeError, conv_out, conv_transpose_out, pool_out  # noqa: E402
 
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -99,3 +104,24 @@ def test_zero_stride_raises_like_torch():
     with pytest.raises(ShapeError, match="stride"):
         conv_out(5, 3, 0, semantics="torch")
     assert conv_out(5, 3, 0) == 1  # Lean: x / 0 = 0
+
+
+@pytest.mark.parametrize("domain, lean, torch_fn", [
+    (conv_agreement, conv_out,
+     lambda x, k, s, p: F.conv1d(x, torch.zeros(1, 1, k), stride=s, padding=p)),
+    (pool_agreement, pool_out, lambda x, k, s, p: F.max_pool1d(x, k, s, p)),
+    (conv_transpose_agreement, conv_transpose_out,
+     lambda x, k, s, p: F.conv_transpose1d(x, torch.zeros(1, 1, k), stride=s, padding=p)),
+], ids=["conv", "pool", "conv_transpose"])
+def test_proved_domains_against_real_torch(domain, lean, torch_fn):
+    """The samplers' domains (spec.domains): inside, real PyTorch runs and its size is
+    Lean's; outside, PyTorch raises or gives another size."""
+    grid = list(itertools.product(range(1, 10), range(1, 6), range(1, 4), range(0, 4)))
+    wrong = []
+    for n, k, s, p in grid:
+        got = _torch_size(lambda x, k=k, s=s, p=p: torch_fn(x, k, s, p), n)
+        agree = got == (lean(n, k, s, p),)
+        if domain(n, k, s, p) != agree:
+            wrong.append(((n, k, s, p), got, lean(n, k, s, p)))
+    assert not wrong, f"{len(wrong)} of {len(grid)} disagree, first: {wrong[:5]}"
+    assert 0 < sum(domain(*point) for point in grid) < len(grid)
