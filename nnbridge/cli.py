@@ -21,14 +21,10 @@ COMMANDS = ("prove", "adjoint", "unet", "kernels")
 
 
 def command_named(argv: list[str]) -> str | None:
-    """The sub-command ``argv`` names: its first word that is not an option (the top-level
-    options take no value), or the word after ``--``; ``None`` if there is none."""
-    for i, word in enumerate(argv):
-        if word == "--":
-            return argv[i + 1] if i + 1 < len(argv) else None
-        if not word.startswith("-"):
-            return word
-    return None
+    """The sub-command ``argv`` starts with (after a ``--``, if any); ``None`` when it
+    starts with an option (``-h`` then prints the help of every command) or is empty."""
+    words = argv[1:] if argv[:1] == ["--"] else argv
+    return words[0] if words and not words[0].startswith("-") else None
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -238,6 +238,7 @@ def test_command_named():
     assert command_named(["unet", "check", "5x5"]) == "unet"
     assert command_named(["--version"]) is None and command_named([]) is None
     assert command_named(["--", "prove"]) == "prove" and command_named(["--"]) is None
+    assert command_named(["-h", "unet"]) is None  # the top-level help lists every command
     one = build_parser("unet")._subparsers._group_actions[0].choices
     every = build_parser(None)._subparsers._group_actions[0].choices
     assert list(one) == ["verify", "unet"]
