@@ -160,7 +160,7 @@ def conv(x, w, b=None, stride=1, padding=0, *, backend=None):
     x, w, b = operands("conv", ("b",), x=x, w=w, b=b)
     g = conv_geometry("conv", x.shape, w.shape, b, stride, padding)
     x, w, b = on_backend(be, x, w, b)
-    w2 = w.reshape(g.c_out, -1)
+    w2 = w.reshape(g.c_out, g.c_in * g.k_vol)
     y = be.xp.empty((g.n, g.c_out, g.out_vol), dtype=x.dtype)
     for start, stop in _chunks(g, g.c_in, x.dtype.itemsize):
         be.xp.matmul(w2, _im2col(be, x[start:stop], g, g.c_in), out=y[start:stop])
@@ -189,7 +189,7 @@ def conv_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
     x, w, b, grad_y = on_backend(be, x, w, b, grad_y)
     xp = be.xp
     gy = grad_y.reshape(g.n, g.c_out, g.out_vol)
-    w2 = w.reshape(g.c_out, -1)
+    w2 = w.reshape(g.c_out, g.c_in * g.k_vol)
     grad_w = xp.zeros(w2.shape, dtype=x.dtype)
     grad_x = xp.empty(x.shape, dtype=x.dtype)
     for start, stop in _chunks(g, g.c_in, x.dtype.itemsize):
@@ -221,7 +221,7 @@ def conv_transpose(x, w, b=None, stride=1, padding=0, *, backend=None):
     x, w, b = operands("conv_transpose", ("b",), x=x, w=w, b=b)
     g = conv_transpose_geometry("conv_transpose", x.shape, w.shape, b, stride, padding)
     x, w, b = on_backend(be, x, w, b)
-    w2t = w.reshape(g.c_in, -1).T
+    w2t = w.reshape(g.c_in, g.c_out * g.k_vol).T
     x3 = x.reshape(g.n, g.c_in, g.out_vol)
     y = be.xp.empty((g.n, g.c_out, *g.in_shape), dtype=x.dtype)
     for start, stop in _chunks(g, g.c_out, x.dtype.itemsize):
@@ -247,12 +247,12 @@ def conv_transpose_vjp(x, w, b, grad_y, stride=1, padding=0, *, backend=None):
     x, w, b, grad_y = on_backend(be, x, w, b, grad_y)
     xp = be.xp
     x3 = x.reshape(g.n, g.c_in, g.out_vol)
-    w2 = w.reshape(g.c_in, -1)
+    w2 = w.reshape(g.c_in, g.c_out * g.k_vol)
     grad_w = xp.zeros(w2.shape, dtype=x.dtype)
     grad_x = xp.empty((g.n, g.c_in, g.out_vol), dtype=x.dtype)
     for start, stop in _chunks(g, g.c_out, x.dtype.itemsize):
         cols = _im2col(be, grad_y[start:stop], g, g.c_out)
         xp.matmul(w2, cols, out=grad_x[start:stop])
         _accumulate_weight_grad(xp, grad_w, x3[start:stop], cols)
-    grad_b = grad_y.reshape(g.n, g.c_out, -1).sum(axis=(0, 2))
+    grad_b = grad_y.reshape(g.n, g.c_out, g.in_vol).sum(axis=(0, 2))
     return grad_w.reshape(w.shape), grad_b, grad_x.reshape(x.shape)

@@ -40,6 +40,7 @@ from nnbridge.spec.conv import conv as spec_conv
 from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
 from nnbridge.spec.conv import conv_transpose_vjp as spec_conv_transpose_vjp
 from nnbridge.spec.conv import conv_vjp as spec_conv_vjp
+from nnbridge.spec.errors import Rule, ShapeError, UsageError
 from nnbridge.spec.pool import avg_pool as spec_avg_pool
 from nnbridge.spec.pool import avg_pool_vjp as spec_avg_pool_vjp
 from nnbridge.spec.pool import max_pool as spec_max_pool
@@ -94,19 +95,24 @@ def float32_tolerance(magnitude: np.ndarray, length: int) -> np.ndarray:
 
 def compare(name: str, got, want, mode: str, magnitude=None, length: int = 1) -> Comparison:
     """Compare ``got`` (kernel) with ``want`` (spec): bit-equal in exact mode, else within
-    :func:`float32_tolerance` of ``magnitude`` and ``length``."""
+    :func:`float32_tolerance` of ``magnitude`` and ``length``. A NaN must be where the spec
+    has one (a NaN on one side only is an infinite error); equal infinities are equal."""
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
         return Comparison(name, mode, math.inf, math.inf, False,
                           f"shape {got.shape}, the spec's is {want.shape}")
-    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    g64, w64 = got.astype(np.float64), want.astype(np.float64)
+    same = (g64 == w64) | (np.isnan(g64) & np.isnan(w64))
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(g64 - w64))
+    diff[np.isnan(diff)] = math.inf
     max_error = float(diff.max()) if diff.size else 0.0
     if mode == "exact":
         if got.dtype != want.dtype:
             return Comparison(name, mode, max_error, math.inf, False,
                               f"dtype {got.dtype}, expected {want.dtype}")
-        equal = np.array_equal(got, want)
+        equal = np.array_equal(got, want, equal_nan=True)
         return Comparison(name, mode, max_error, 0.0 if equal else math.inf, bool(equal))
     tol = float32_tolerance(magnitude, length)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -170,7 +176,8 @@ def conv_checks(x, w, b, grad_y, stride, padding, mode: str, *, transpose: bool 
         if vjp is not None:
             grads = _call(vjp, x, w, b, grad_y, stride, padding)
             if not isinstance(grads, tuple) or len(grads) != 3:
-                raise TypeError("conv_checks: vjp must return (grad_w, grad_b, grad_x)")
+                raise UsageError("conv_checks: vjp must return (grad_w, grad_b, grad_x)",
+                                 rule=Rule.USER_CODE)
             grad_w, grad_b, grad_x = grads
     x64, w64, b64, gy64 = _f64(x, w, b, grad_y)
     want_y = _per_sample(lambda xn: s_fwd(xn, w64, b64, stride, padding), x64)
@@ -221,7 +228,8 @@ def pool_checks(kind: str, x, grad_y, kernel, stride, padding, mode: str, *,
         k_fwd, k_vjp = kernel_avg_pool, kernel_avg_pool_vjp
         s_fwd, s_vjp = spec_avg_pool, spec_avg_pool_vjp
     else:
-        raise ValueError(f"pool_checks: kind must be 'max' or 'avg', got {kind!r}")
+        raise ShapeError(f"pool_checks: kind must be 'max' or 'avg', got {kind!r}",
+                         rule=Rule.POOL_OP)
     if forward is None:
         be = get_backend(backend)
         y = be.to_numpy(k_fwd(x, kernel, stride, padding, backend=be))

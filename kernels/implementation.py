@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nnbridge.spec.errors import Rule, UsageError
+
 from .crosscheck import Comparison, conv_checks, pool_checks
 
 if TYPE_CHECKING:  # the strategies need Hypothesis, a test dependency: imported when used
@@ -157,13 +159,15 @@ def check_implementation(op: str, forward, vjp=None, *, ranks=(1, 2, 3), modes=M
                            "pip install hypothesis, or nnbridge[test]") from exc
 
     if op not in OPS:
-        raise ValueError(f"check_implementation: op must be one of {', '.join(OPS)}, "
-                         f"got {op!r}")
+        raise UsageError(f"check_implementation: op must be one of {', '.join(OPS)}, "
+                         f"got {op!r}", rule=Rule.UNKNOWN_NAME)
     if not callable(forward) or (vjp is not None and not callable(vjp)):
-        raise TypeError("check_implementation: forward (and vjp, when given) must be callable")
+        raise UsageError("check_implementation: forward (and vjp, when given) must be callable",
+                         rule=Rule.USER_CODE)
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
-        raise ValueError(f"check_implementation: modes must be among {MODES}, got {modes!r}")
+        raise UsageError(f"check_implementation: modes must be among {MODES}, got {modes!r}",
+                         rule=Rule.PARAM_VALUE)
     if op.endswith("_pool"):
         strategy = pool_configs(op.removesuffix("_pool"), ranks=ranks, max_channels=max_channels)
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+from nnbridge.spec.errors import Rule, ShapeError, UsageError
 from nnbridge.spec.shapes import conv_out, conv_transpose_out, pool_out
 
 __all__ = ["LayerConfig", "conv_configs", "pool_configs", "unique_values", "values"]
@@ -68,7 +69,8 @@ def unique_values(seed: int, mode: str, shape) -> np.ndarray:
 def _ranks(ranks) -> st.SearchStrategy[int]:
     ranks = tuple(ranks)
     if not ranks or any(r not in (1, 2, 3) for r in ranks):
-        raise ValueError(f"ranks must be drawn from 1, 2, 3 spatial axes, got {ranks!r}")
+        raise UsageError(f"ranks must be drawn from 1, 2, 3 spatial axes, got {ranks!r}",
+                         rule=Rule.PARAM_VALUE)
     return st.sampled_from(sorted(ranks))
 
 
@@ -101,7 +103,7 @@ def conv_configs(draw, transpose: bool = False, ranks=(1, 2, 3), max_channels: i
 def pool_configs(draw, op: str = "max", ranks=(1, 2, 3), max_channels: int = 3):
     """Pool configurations with Lean = PyTorch output sizes: ``n >= k``, ``2p <= k``."""
     if op not in ("max", "avg"):
-        raise ValueError(f"pool op must be 'max' or 'avg', got {op!r}")
+        raise ShapeError(f"pool op must be 'max' or 'avg', got {op!r}", rule=Rule.POOL_OP)
     rank = draw(_ranks(ranks))
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, max_channels))
     kernel, stride, size, padding = [], [], [], []

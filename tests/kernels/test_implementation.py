@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 from nnbridge.kernels.implementation import check_implementation
+from nnbridge.spec.errors import UsageError
 
 from nnbridge.cli import main
 
@@ -148,16 +149,17 @@ def test_a_wrong_dtype_is_named():
     assert "dtype float32, expected float64" in report.failures[0].detail
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"op": "softmax"}, ValueError, "op must be one of"),
-    ({"modes": ("fast",)}, ValueError, "modes must be among"),
-    ({"ranks": (4,)}, ValueError, "ranks must be drawn from 1, 2, 3"),
-    ({"forward": 3}, TypeError, "must be callable"),
+@pytest.mark.parametrize("kwargs, rule, match", [
+    ({"op": "softmax"}, "unknown_name", "op must be one of"),
+    ({"modes": ("fast",)}, "param_value", "modes must be among"),
+    ({"ranks": (4,)}, "param_value", "ranks must be drawn from 1, 2, 3"),
+    ({"forward": 3}, "user_code", "must be callable"),
 ])
-def test_bad_arguments_are_clear_errors(kwargs, error, match):
+def test_bad_arguments_are_clear_errors(kwargs, rule, match):
     args = {"op": "conv", "forward": conv, **kwargs}
-    with pytest.raises(error, match=match):
+    with pytest.raises(UsageError, match=match) as info:
         check_implementation(args.pop("op"), args.pop("forward"), **args, max_examples=2)
+    assert info.value.rule == rule
 
 
 USER_MODULE = '''

@@ -68,6 +68,22 @@ def test_last_maximum_is_caught_on_ties(broken):
     assert {r.name for r in bad if not r.passed} == {"max_pool.grad_x"}, bad
 
 
+def test_a_max_pool_that_ignores_nan_is_caught():
+    """The kernel as it was: NaN cells skipped (``NaN > best`` is false), so a window with a
+    NaN reported its largest number, where PyTorch and the spec give NaN."""
+    from nnbridge.kernels.host import HostBackend
+
+    ignores_nan = HostBackend(sources=(CONV, _mutate(POOL, "if (value != value) nan_at = at;",
+                                                    "")))
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 2] = x[0, 0, 3, 0] = np.nan
+    grad_y = _ints(np.random.default_rng(4), (1, 1, 2, 2))
+    good = pool_checks("max", x, grad_y, 2, 2, 0, "exact", backend="host")
+    assert all(r.passed for r in good), good
+    bad = pool_checks("max", x, grad_y, 2, 2, 0, "exact", backend=ignores_nan)
+    assert {r.name for r in bad if not r.passed} == {"max_pool.y", "max_pool.grad_x"}, bad
+
+
 def test_avg_divisor_is_caught(broken):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
