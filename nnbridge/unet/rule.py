@@ -16,15 +16,19 @@ with ``P`` the period hint (every stride multiplied, lcm ``multiple_of``),
 
 * every stage size is nondecreasing in ``n``, so "every layer runs" holds exactly for
   ``n >= R``, found by bisection;
-* for ``n >= R`` every stage is ``floor((x + c) / s)``, ``s * x + c`` or a skip's size, and
-  each stride divides the stage's growth over ``P``: a stage grows by a constant ``D`` from
-  ``n`` to ``n + P``. In the residue class ``n = R + r + kP`` a divisibility obligation
-  is constant, an equality holds for all ``k``, one ``k`` or none, and ``skip >= up`` for a
-  ray of ``k``: the valid ``k`` form one interval, read from ONE trace per class.
+* for ``n >= R`` every stage is ``floor((x + c) / s)`` (a ceil-mode pool: less one where
+  its last window starts in the padding, which repeats with period ``s``), ``s * x + c`` or
+  a skip's size, and each stride divides the stage's growth over ``P``: a stage grows by a
+  constant ``D`` from ``n`` to ``n + P``. In the residue class ``n = R + r + kP`` a
+  divisibility obligation is constant, an equality holds for all ``k``, one ``k`` or none,
+  and ``skip >= up`` for a ray of ``k``: the valid ``k`` form one interval, read from ONE
+  trace per class (and the growths from one more).
 
-The rule is then chosen from these verdicts exactly as from a scan (:func:`derive_rule`);
-other descriptions (TorchLean's UNet2, in ``Nat`` semantics) keep the scan. Either way only
-Z3's proof makes a rule "proved".
+The derivation checks itself where it costs nothing (each traced verdict against its
+interval, every norm growing) and declines otherwise. The rule is then chosen from these
+verdicts exactly as from a scan (:func:`derive_rule`); other descriptions (TorchLean's
+UNet2, in ``Nat`` semantics) keep the scan. Either way only Z3's proof makes a rule
+"proved", and a refuted rule from the structure is derived again by the scan.
 """
 
 from __future__ import annotations
