@@ -1,9 +1,11 @@
 """Argument checks and launch geometry shared by the kernel launchers.
 
-Every check is :mod:`nnbridge.spec.checks`' (per-axis arguments, integers, one dtype,
-element limits), so one bad value gives the same error at a spec op and at a kernel. The
-one addition is :func:`operands`, because the launchers also take CuPy arrays, which
-``checks.as_float_array`` (NumPy only) refuses: it reads ``np.dtype(a.dtype)`` instead.
+The checks are :mod:`nnbridge.spec.checks`' (per-axis arguments, integers, one dtype,
+element limits), so one bad value gives the same error, by the same rule, at a spec op and
+at a kernel. What that module cannot see is added here, thinly: :func:`operands` and the
+rank check read shapes and ``np.dtype(a.dtype)``, because the launchers also take CuPy
+arrays (``checks.as_float_array`` and ``checks.spatial_rank`` take NumPy arrays only), and
+the kernels' own limit, C ``int`` index arithmetic.
 
 Every size comes from the proved formulas of :mod:`nnbridge.spec.shapes`, with the specs'
 rule (:func:`nnbridge.spec.checks.agreed_sizes`): the kernels compute where TorchLean's Nat
@@ -61,10 +63,10 @@ def operands(op: str, optional: tuple[str, ...] = (), **arrays):
                              rule=Rule.ARRAY_TYPE)
         try:
             dtype = np.dtype(a.dtype)
-        except TypeError:
-            dtype = a.dtype
-        if dtype not in FLOAT_DTYPES:
-            raise ShapeError(Rule.DTYPE, op=op, name=name, got=dtype)
+        except TypeError:  # a CUDA array of another library (a torch dtype, say)
+            dtype = None
+        if dtype is None or dtype not in FLOAT_DTYPES:  # (np.dtype(None) is float64)
+            raise ShapeError(Rule.DTYPE, op=op, name=name, got=a.dtype)
         check_elements(op, name, a.shape)
     same_dtype(op, **arrays)
     return tuple(arrays.values())
@@ -127,7 +129,8 @@ def _rank(op: str, name: str, shape, ranks: tuple[int, ...], layout: str) -> int
 def _check_int(op: str, g: Geometry) -> None:
     """Every size the kernels compute with in C ``int`` (``t*s - p + k`` and
     ``i + p + s`` stay below ``in + 2p + s`` on each axis) fits."""
-    sizes = {"planes N*C": g.n * max(g.c_in, g.c_out), "image volume": g.in_vol,
+    sizes = {"batch N": g.n, "channels": max(g.c_in, g.c_out),
+             "planes N*C": g.n * max(g.c_in, g.c_out), "image volume": g.in_vol,
              "window positions": g.out_vol, "kernel volume": g.k_vol}
     for axis, (n, s, p) in enumerate(zip(g.in_shape, g.stride, g.padding, strict=True)):
         sizes[f"in + 2 * padding + stride on axis {axis}"] = n + 2 * p + s

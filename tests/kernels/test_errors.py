@@ -108,7 +108,9 @@ def test_a_good_grad_y_is_taken(backend, op):
                                backend=be), "x of shape (65536, 65536, 4)"),
         (lambda be: K.avg_pool_vjp(X, np.broadcast_to(np.zeros(()), (2**16, 2**16, 3, 3)), 2,
                                    backend=be), "grad_y of shape (65536, 65536, 3, 3)"),
-        # sizes the kernels' C int arithmetic cannot hold: in + 2p + s on one axis
+        # sizes the kernels' C int arithmetic cannot hold: in + 2p + s on one axis, a batch
+        (lambda be: K.conv(np.broadcast_to(np.zeros(()), (2**31, 0, 5)), np.zeros((0, 0, 1)),
+                           None, backend=be), "batch N = 2147483648"),
         (lambda be: K.conv_transpose(np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), None, 2**31 - 1,
                                      backend=be), "in + 2 * padding + stride on axis 0"),
     ],
@@ -146,3 +148,29 @@ def test_checking_helpers_refuse_an_unknown_pool_kind():
     with pytest.raises(ShapeError) as info:
         find(pool_configs("min"), lambda config: True)
     assert info.value.rule == Rule.POOL_OP
+
+
+class _CudaArray:
+    """What the launchers see of a CuPy array: ``__cuda_array_interface__``, shape, dtype."""
+
+    __cuda_array_interface__: dict = {}
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
+def test_operands_take_gpu_arrays_by_their_dtype():
+    """``checks.as_float_array`` takes NumPy arrays only; the launchers' thin wrapper also
+    takes CUDA arrays, reading ``np.dtype(a.dtype)``, with the same rules."""
+    from nnbridge.kernels.geometry import operands
+
+    x = _CudaArray((2, 3, 4), np.dtype(np.float32))
+    assert operands("conv", x=x)[0] is x
+    for dtype, rule in [(np.dtype(np.int8), Rule.DTYPE), ("torch.float32", Rule.DTYPE),
+                        (np.dtype(np.float64), Rule.DTYPE_MIX)]:
+        with pytest.raises(ShapeError) as info:
+            operands("conv", x=x, w=_CudaArray((4, 3, 1), dtype))
+        assert info.value.rule == rule, str(info.value)
+    with pytest.raises(ShapeError) as info:
+        operands("conv", x=_CudaArray((2**20, 2**20, 4), np.dtype(np.float32)))
+    assert info.value.rule == Rule.TOO_LARGE
