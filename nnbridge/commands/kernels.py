@@ -17,84 +17,118 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from nnbridge.report import console, write_json
+from nnbridge.commands import UsageParser, add_command, integer_option, shorten
+from nnbridge.report import check_output, console, write_json
+from nnbridge.spec.errors import NNBridgeError, Rule, UsageError
 
-__all__ = ["load_callable", "register"]
+__all__ = ["MAX_EXAMPLES", "load_callable", "register"]
+
+#: The most configurations per mode ``--examples`` may ask for (the default is 100).
+MAX_EXAMPLES = 10_000
 
 
-class TargetError(ValueError):
-    """A ``MODULE:NAME`` that cannot be loaded; says which part and why."""
+def _user_code(target: str, exc: BaseException, doing: str) -> UsageError:
+    """The user's code raised or exited: ``Rule.USER_CODE``, naming what it did."""
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    else:
+        what = f"raised {type(exc).__name__}: {exc}"
+    return UsageError(Rule.USER_CODE, where=repr(target), detail=f"{doing} {what}")
 
 
 def load_callable(target: str):
-    """The callable named by ``module.dotted:name`` or ``path/to/file.py:name``."""
+    """The callable named by ``module.dotted:name`` or ``path/to/file.py:name``.
+
+    Raises
+    ------
+    UsageError
+        ``Rule.CLI_USAGE`` for a target that is not ``MODULE:NAME``, ``Rule.CONFIG_FILE``
+        for a missing file, ``Rule.USER_CODE`` when importing the module fails or exits
+        (``sys.exit`` included: its status never becomes nnbridge's) or the name is
+        missing or not callable.
+    """
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
-        raise TargetError(f"{target!r}: expected MODULE:NAME (a module or a .py file, a "
-                          "colon, the function's name)")
+        raise UsageError(Rule.CLI_USAGE, detail=f"{shorten(target)}: expected MODULE:NAME (a "
+                                                "module or a .py file, a colon, the "
+                                                "function's name)")
     try:
         if module_name.endswith(".py") or "/" in module_name:
             path = Path(module_name)
             if not path.is_file():
-                raise TargetError(f"{target!r}: no such file {str(path)!r}")
+                raise UsageError(Rule.CONFIG_FILE, path=repr(target),
+                                 detail=f"no such file {str(path)!r}")
             spec = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(spec)
-            sys.modules.setdefault(path.stem, module)
-            spec.loader.exec_module(module)
+            added = sys.modules.setdefault(path.stem, module) is module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                if added:
+                    sys.modules.pop(path.stem, None)
+                raise
         else:
             module = importlib.import_module(module_name)
-    except TargetError:
+    except (UsageError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # the user's module failed to import: say so, with its error
-        raise TargetError(f"{target!r}: importing {module_name!r} failed: "
-                          f"{type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # the user's module failed or exited: say so, with its error
+        raise _user_code(target, exc, f"importing {module_name!r} failed:") from None
     value = module
     for part in attr.split("."):
         if not hasattr(value, part):
-            raise TargetError(f"{target!r}: {module_name!r} has no attribute {attr!r}")
+            raise UsageError(Rule.USER_CODE, where=repr(target),
+                             detail=f"{module_name!r} has no attribute {attr!r}")
         value = getattr(value, part)
     if not callable(value):
-        raise TargetError(f"{target!r}: {attr!r} is not callable")
+        raise UsageError(Rule.USER_CODE, where=repr(target), detail=f"{attr!r} is not callable")
     return value
 
 
 def _ranks(text: str) -> tuple[int, ...]:
-    try:
-        ranks = tuple(int(r) for r in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected e.g. 2 or 1,2,3, got {text!r}") from None
-    if not ranks or any(r not in (1, 2, 3) for r in ranks):
-        raise argparse.ArgumentTypeError(f"spatial ranks are 1, 2 or 3, got {text!r}")
-    return ranks
+    parts = text.split(",")
+    if any(p.strip() not in ("1", "2", "3") for p in parts):
+        raise UsageError(Rule.CLI_USAGE, detail=f"--ranks: spatial ranks are 1, 2 or 3, e.g. 2 "
+                                                f"or 1,2,3; got {shorten(text)}")
+    return tuple(sorted({int(p) for p in parts}))
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _modes(text: str) -> tuple[str, ...]:
+    from nnbridge.kernels.implementation import MODES
+
+    modes = tuple(m.strip() for m in text.split(","))
+    if any(m not in MODES for m in modes):
+        raise UsageError(Rule.CLI_USAGE, detail=f"--modes: expected {', '.join(MODES)} or "
+                                                f"{','.join(MODES)}; got {shorten(text)}")
+    return tuple(dict.fromkeys(modes))
 
 
 def _check(args) -> int:
     from nnbridge.kernels.implementation import check_implementation
 
+    ranks = _ranks(args.ranks)
+    modes = _modes(args.modes)
+    examples = integer_option("--examples", args.examples, minimum=1, maximum=MAX_EXAMPLES,
+                              why="configurations per mode, before shrinking (default 100)")
+    check_output(args.json)
+    forward = load_callable(args.forward)
+    vjp = load_callable(args.vjp) if args.vjp else None
     out = console()
     try:
-        forward = load_callable(args.forward)
-        vjp = load_callable(args.vjp) if args.vjp else None
-    except TargetError as exc:
-        print(f"nnbridge kernels check: error: {exc}", file=sys.stderr)
-        return 2
-    modes = tuple(args.modes.split(","))
-    try:
-        report = check_implementation(args.op, forward, vjp, ranks=args.ranks, modes=modes,
-                                      max_examples=args.examples)
-    except (ValueError, RuntimeError) as exc:
-        print(f"nnbridge kernels check: error: {exc}", file=sys.stderr)
-        return 2
+        report = check_implementation(args.op, forward, vjp, ranks=ranks, modes=modes,
+                                      max_examples=examples)
+    except (NNBridgeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # Hypothesis refused the search (a flaky kernel, ...)
+        from hypothesis.errors import HypothesisException
+
+        if not isinstance(exc, HypothesisException | ExceptionGroup):
+            raise
+        where = args.forward + (f" or {args.vjp}" if args.vjp else "")
+        raise _user_code(where, exc, "the search for a counterexample stopped: Hypothesis") \
+            from None
+    except BaseException as exc:  # sys.exit() or another BaseException in the user's kernel
+        where = args.forward + (f" or {args.vjp}" if args.vjp else "")
+        raise _user_code(where, exc, "while it was checked, the kernel") from None
     style = "green" if report.passed else "bold red"
     out.print(f"[{style}]{report.summary()}[/]")
     if args.json:
@@ -119,12 +153,14 @@ def _verify(args) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     from nnbridge.kernels.implementation import MODES, OPS
 
-    p = subparsers.add_parser(
-        "kernels", help="the package's kernel checks; check your own kernels against the specs",
+    p = add_command(
+        subparsers, "kernels",
+        help="the package's kernel checks; check your own kernels against the specs",
         description="verify: the package's kernels (backends, nvcc and NVRTC builds, every "
                     "kernel against the spec). check: your implementation of an op searched "
                     "against the spec by Hypothesis, the minimal failing configuration shown.")
-    sub = p.add_subparsers(dest="kernels_command", metavar="SUBCOMMAND", required=True)
+    sub = p.add_subparsers(dest="kernels_command", metavar="SUBCOMMAND", required=True,
+                           parser_class=UsageParser)
     verify = sub.add_parser("verify", help="backends, nvcc and NVRTC builds, kernels vs spec")
     verify.set_defaults(func=_verify)
     check = sub.add_parser(
@@ -140,11 +176,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("forward", metavar="MODULE:FORWARD",
                        help="your forward, e.g. mykernels.conv or kernels.py:conv")
     check.add_argument("--vjp", metavar="MODULE:VJP", help="your backward (optional)")
-    check.add_argument("--ranks", type=_ranks, default=(1, 2, 3),
+    check.add_argument("--ranks", default="1,2,3",
                        help="spatial ranks it supports, e.g. 2 or 1,2,3 (default 1,2,3)")
     check.add_argument("--modes", default=",".join(MODES),
                        help="exact, float or exact,float (default both)")
-    check.add_argument("--examples", type=_positive, default=100,
-                       help="configurations per mode before shrinking (default 100)")
+    check.add_argument("--examples", default="100",
+                       help=f"configurations per mode before shrinking (default 100, at most "
+                            f"{MAX_EXAMPLES})")
     check.add_argument("--json", metavar="FILE", help="write the report as JSON")
     check.set_defaults(func=_check)

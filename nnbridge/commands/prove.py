@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from rich.table import Table
-
-from nnbridge.report import console, verdict_style, write_json
-from nnbridge.spec.errors import ShapeError
+from nnbridge.commands import add_command
+from nnbridge.report import check_output, console, verdict_style, write_json
+from nnbridge.spec.errors import Rule, UsageError
 
 __all__ = ["register", "run_prove"]
 
@@ -21,19 +20,26 @@ def _cex(verdict) -> str:
 
 def run_prove(json_path: str | None = None, family: str | None = None, *,
               quiet: bool = False) -> bool:
-    """Check every obligation (of one family if given); print the table; True if all pass."""
+    """Check every obligation (of one family if given); print the table; True if all pass.
+
+    An unknown family or a ``json_path`` that cannot be written is a :class:`UsageError`
+    raised before any proof runs.
+    """
     from nnbridge.proofs.engine import check, obligations
 
+    check_output(json_path)
     found = obligations(family)
     if not found:
         known = sorted({ob.family for ob in obligations()})
-        raise ShapeError(f"no obligation family {family!r}; families: {', '.join(known)}",
-                         rule="unknown_name")
+        raise UsageError(Rule.UNKNOWN_NAME, kind="obligation family", name=family,
+                         known=", ".join(known))
     start = time.perf_counter()
     verdicts = [check(ob) for ob in found]
     elapsed = time.perf_counter() - start
     passed = sum(v.passed for v in verdicts)
     if not quiet:
+        from rich.table import Table
+
         table = Table(title="Shape proof obligations", show_lines=False)
         for col in ("family", "obligation", "statement", "verdict", "time", "counterexample"):
             table.add_column(col, overflow="fold")
@@ -55,9 +61,10 @@ def run_prove(json_path: str | None = None, family: str | None = None, *,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("prove", help="discharge the shape proof obligations (Z3, SymPy)",
-                              description="Prove every shape obligation for all sizes; exit 1 "
-                                          "if any is refuted, unknown or times out.")
+    p = add_command(subparsers, "prove",
+                    help="discharge the shape proof obligations (Z3, SymPy)",
+                    description="Prove every shape obligation for all sizes; exit 1 if any "
+                                "is refuted, unknown or times out; exit 2 on bad input.")
     p.add_argument("--json", metavar="FILE", help="also write the verdicts as JSON")
     p.add_argument("--family", help="only this family (conv, pool, unet2, ...)")
     p.set_defaults(func=lambda args: 0 if run_prove(args.json, args.family) else 1)

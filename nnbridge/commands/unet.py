@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from nnbridge.spec.errors import ShapeError
+from nnbridge.commands import UsageParser, add_command
+from nnbridge.spec.errors import Rule, UsageError
 
 __all__ = ["register", "run_check", "run_rule"]
 
@@ -19,18 +20,19 @@ def _description(args):
     from nnbridge.unet.presets import build_preset, parse_params
 
     params = parse_params(args.param)
-    if args.config and args.preset:
-        raise ShapeError("give --preset or --config, not both", rule="cli_usage")
-    if args.config:
+    if args.config is not None and args.preset is not None:
+        raise UsageError(Rule.CLI_USAGE, detail="give --preset or --config, not both")
+    if args.config is not None:
         if params:
-            raise ShapeError("--param sets a preset's parameters; edit the config file instead",
-                             rule="cli_usage")
+            raise UsageError(Rule.CLI_USAGE, detail="--param sets a preset's parameters; edit "
+                                                    "the config file instead")
         from nnbridge.unet.description import load
 
         return load(args.config)
-    if not args.preset:
-        raise ShapeError("name a network: --preset NAME (torchlean-unet2, ronneberger, monai, "
-                         "smp) or --config FILE", rule="cli_usage")
+    if args.preset is None:
+        raise UsageError(Rule.CLI_USAGE, detail="name a network: --preset NAME "
+                                                "(torchlean-unet2, ronneberger, monai, smp) or "
+                                                "--config FILE")
     return build_preset(args.preset, params)
 
 
@@ -88,9 +90,11 @@ def run_check(args) -> int:
 
 
 def run_rule(args) -> int:
+    from nnbridge.unet.explain import check_work
     from nnbridge.unet.rule import rule_for
 
     desc = _description(args)
+    check_work(desc)
     rules = [rule_for(desc, axis) for axis in range(desc.spatial_dims)]
     closed = {}
     if not args.no_closed_form:
@@ -133,9 +137,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    unet = subparsers.add_parser("unet", help="check input sizes against a UNet, with a "
-                                              "proved rule")
-    sub = unet.add_subparsers(dest="unet_command", metavar="SUBCOMMAND")
+    unet = add_command(subparsers, "unet",
+                       help="check input sizes against a UNet, with a proved rule")
+    sub = unet.add_subparsers(dest="unet_command", metavar="SUBCOMMAND", required=True,
+                              parser_class=UsageParser)
     check = sub.add_parser("check", help="does SHAPE (e.g. 572x572) fit the network?",
                            description="Exit 0 valid, 1 invalid, 2 bad input.")
     check.add_argument("shape", help="sizes per spatial axis, e.g. 572x572 or 64x64x32")
@@ -146,7 +151,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rule.add_argument("--no-closed-form", action="store_true",
                       help="skip SymPy's closed forms of the size chain")
     rule.set_defaults(func=run_rule)
-    unet.set_defaults(func=lambda args: (unet.print_help(), 2)[1])
 
 
 def verify_presets() -> bool:

@@ -19,20 +19,32 @@ The flow along one axis of size ``n``::
     head:      out = head(y);   output "same": out == n
 
 Descriptions are built in Python, or read from TOML or JSON with :func:`from_dict` and
-:func:`load`; anything malformed raises :class:`ShapeError` naming the key and the value.
+:func:`load`; anything malformed raises :class:`~nnbridge.spec.errors.UsageError` naming the
+key, the value and the rule (``description_value``, ``unknown_key``, ``config_file``,
+``work_limit``); per-axis values with the wrong number of axes are a ``ShapeError``
+(``axis_count``). Limits keep the work bounded: at most :data:`MAX_LEVELS` levels and
+:data:`MAX_LAYERS` layers per list, files of at most :data:`MAX_FILE_BYTES` bytes nested at
+most :data:`MAX_NESTING` deep.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import reprlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec.errors import Rule, ShapeError, UsageError
 
 __all__ = [
     "AXIS_NAMES",
+    "MAX_FILE_BYTES",
+    "MAX_LAYERS",
+    "MAX_LEVELS",
+    "MAX_NESTING",
     "Conv",
     "ConvTranspose",
     "Level",
@@ -42,6 +54,7 @@ __all__ = [
     "Upsample",
     "from_dict",
     "load",
+    "show",
 ]
 
 #: Axis names by number of spatial axes.
@@ -50,30 +63,84 @@ AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 #: Layer parameters above this are refused (a typo, not a network).
 MAX_PARAM = 2**20
 
+#: The most levels (resolutions) a description may have; real UNets have 4 to 7.
+MAX_LEVELS = 16
+
+#: The most layers in one list (a level's convs, down, up, dec_convs; bottom; head).
+MAX_LAYERS = 64
+
+#: The largest description file read (bytes); a description is a few KiB.
+MAX_FILE_BYTES = 2**20
+
+#: The deepest nesting of tables and lists in a description (a real one is 6 deep).
+MAX_NESTING = 32
+
 SKIPS = ("concat", "crop", "add", "none")
 NORMS = (None, "instance", "batch")
 OUTPUTS = ("same", "any")
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 40
+_SHOWN.maxlevel = 3
+
+
+def show(value: Any) -> str:
+    """``repr(value)`` for an error message, kept short: nested or long values are cut, and
+    an int of thousands of digits is named by its size (never converted to a string, which
+    Python refuses past 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        digits = math.floor(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
+    if isinstance(value, (list, tuple, dict, set)):
+        try:
+            return _SHOWN.repr(value)
+        except (ValueError, RecursionError):
+            return f"a {type(value).__name__} of {len(value)} items"
+    try:
+        return _SHOWN.repr(value)
+    except Exception:  # a user's object whose repr fails
+        return f"a {type(value).__name__}"
+
+
+def _bad(message: str, rule: Rule = Rule.DESCRIPTION_VALUE) -> UsageError:
+    return UsageError(message, rule=rule)
+
+
 def _param(owner: str, name: str, value: Any, *, minimum: int, rank: int | None = None):
-    """An int >= minimum, or a tuple of them; returns the value normalised to int/tuple."""
+    """An int in ``minimum..MAX_PARAM``, or a list/tuple of them (one per axis); returns
+    the value normalised to int/tuple."""
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
-            raise ShapeError(f"{owner}: {name} is an empty list", rule="description_value")
-        if rank is not None and len(value) != rank:
-            raise ShapeError(
-                f"{owner}: {name}={list(value)} has {len(value)} axes, the network has {rank}",
-                rule="axis_count")
-        return tuple(_param(owner, f"{name}[{i}]", v, minimum=minimum)
-                     for i, v in enumerate(value))
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ShapeError(f"{owner}: {name} must be an integer, got {value!r}",
-                         rule="description_value")
+            raise _bad(f"{owner}: {name} is an empty list")
+        if len(value) > 3 or (rank is not None and len(value) != rank):
+            raise ShapeError(f"{owner}: {name}={show(value)} has {len(value)} axes, the "
+                             f"network has {rank or '1, 2 or 3'}", rule=Rule.AXIS_COUNT)
+        return tuple(_scalar(owner, f"{name}[{i}]", v, minimum) for i, v in enumerate(value))
+    return _scalar(owner, name, value, minimum)
+
+
+def _scalar(owner: str, name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, (list, tuple)):
+        raise _bad(f"{owner}: {name} must be an integer (one per axis, not nested lists), "
+                   f"got {show(value)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _bad(f"{owner}: {name} must be an integer, got {show(value)}")
+    value = int(value)
     if value < minimum or value > MAX_PARAM:
-        raise ShapeError(
-            f"{owner}: {name} must be in {minimum}..{MAX_PARAM}, got {name}={value}",
-            rule="description_value")
+        raise _bad(f"{owner}: {name} must be in {minimum}..{MAX_PARAM}, got {name}={show(value)}")
     return value
+
+
+def _layer_list(owner: str, name: str, value: Any, limit: int = MAX_LAYERS) -> tuple:
+    """A list of layers (or levels) as a tuple, one item as a 1-tuple; at most ``limit``."""
+    if not isinstance(value, (list, tuple)):
+        value = (value,)
+    if len(value) > limit:
+        raise UsageError(Rule.WORK_LIMIT, name=f"{owner}: len({name})", value=len(value),
+                         limit=limit, detail="real UNets have 4 to 7 levels and a few layers "
+                                             "per step")
+    return tuple(value)
 
 
 def _on(value, axis: int):
@@ -102,8 +169,7 @@ class Conv:
             object.__setattr__(self, name, _param("conv", name, getattr(self, name),
                                                   minimum=minimum))
         if self.norm not in NORMS:
-            raise ShapeError(f"conv: norm must be one of {NORMS}, got {self.norm!r}",
-                             rule="description_value")
+            raise _bad(f"conv: norm must be one of {NORMS}, got {show(self.norm)}")
 
     kind = "conv"
 
@@ -146,11 +212,10 @@ class Pool:
                                                   minimum=minimum))
         for name in ("ceil_mode", "exact"):
             if not isinstance(getattr(self, name), bool):
-                raise ShapeError(f"pool: {name} must be true or false, got "
-                                 f"{getattr(self, name)!r}", rule="description_value")
+                raise _bad(f"pool: {name} must be true or false, got "
+                           f"{show(getattr(self, name))}")
         if self.op not in ("max", "avg"):
-            raise ShapeError(f"pool: op must be 'max' or 'avg', got {self.op!r}",
-                             rule="description_value")
+            raise _bad(f"pool: op must be 'max' or 'avg', got {show(self.op)}")
 
     kind = "pool"
 
@@ -186,8 +251,7 @@ class ConvTranspose:
             object.__setattr__(self, name, _param("conv_transpose", name, getattr(self, name),
                                                   minimum=minimum))
         if self.norm not in NORMS:
-            raise ShapeError(f"conv_transpose: norm must be one of {NORMS}, got {self.norm!r}",
-                             rule="description_value")
+            raise _bad(f"conv_transpose: norm must be one of {NORMS}, got {show(self.norm)}")
 
     kind = "conv_transpose"
 
@@ -259,25 +323,20 @@ class Level:
 
     def __post_init__(self):
         for name in ("convs", "down", "up", "dec_convs"):
-            value = getattr(self, name)
-            if not isinstance(value, (list, tuple)):
-                value = (value,)
-            object.__setattr__(self, name, tuple(value))
+            object.__setattr__(self, name, _layer_list("level", name, getattr(self, name)))
         if self.skip not in SKIPS:
-            raise ShapeError(f"level: skip must be one of {SKIPS}, got {self.skip!r}",
-                             rule="description_value")
+            raise _bad(f"level: skip must be one of {SKIPS}, got {show(self.skip)}")
         for layer in self.convs + self.dec_convs:
             if not isinstance(layer, Conv):
-                raise ShapeError(f"level: convs hold convolutions only, got {layer!r}",
-                                 rule="description_value")
+                raise _bad(f"level: convs hold convolutions only, got {show(layer)}")
         for layer in self.down:
             if not isinstance(layer, (Conv, Pool)):
-                raise ShapeError(f"level: a down step is a pool or a strided conv, got "
-                                 f"{layer!r}", rule="description_value")
+                raise _bad(f"level: a down step is a pool or a strided conv, got "
+                           f"{show(layer)}")
         for layer in self.up:
             if not isinstance(layer, (ConvTranspose, Upsample, Resize, Conv)):
-                raise ShapeError(f"level: an up step is a transposed conv, an upsampling or a "
-                                 f"resize, got {layer!r}", rule="description_value")
+                raise _bad(f"level: an up step is a transposed conv, an upsampling or a "
+                           f"resize, got {show(layer)}")
 
 
 @dataclass(frozen=True)
@@ -318,48 +377,43 @@ class UNetDescription:
 
     def __post_init__(self):
         if not isinstance(self.name, str):
-            raise ShapeError(f"name must be a string, got {self.name!r}",
-                             rule="description_value")
-        if self.spatial_dims not in AXIS_NAMES or isinstance(self.spatial_dims, bool):
-            raise ShapeError(f"spatial_dims must be 1, 2 or 3, got {self.spatial_dims!r}",
-                             rule="description_value")
+            raise _bad(f"name must be a string, got {show(self.name)}")
+        if (isinstance(self.spatial_dims, bool) or not isinstance(self.spatial_dims, int)
+                or self.spatial_dims not in AXIS_NAMES):
+            raise _bad(f"spatial_dims must be 1, 2 or 3, got {show(self.spatial_dims)}")
         for name in ("levels", "bottom", "head"):
-            value = getattr(self, name)
-            if not isinstance(value, (list, tuple)):
-                value = (value,)
-            object.__setattr__(self, name, tuple(value))
+            object.__setattr__(self, name, _layer_list("description", name, getattr(self, name),
+                                                       MAX_LEVELS if name == "levels"
+                                                       else MAX_LAYERS))
         if not self.levels:
-            raise ShapeError("a UNet needs at least one level", rule="description_value")
+            raise _bad("a UNet needs at least one level")
         for level in self.levels:
             if not isinstance(level, Level):
-                raise ShapeError(f"levels hold Level objects, got {level!r}",
-                                 rule="description_value")
+                raise _bad(f"levels hold Level objects, got {show(level)}")
         for layer in self.bottom + self.head:
             if not isinstance(layer, Conv):
-                raise ShapeError(f"bottom and head hold convolutions only, got {layer!r}",
-                                 rule="description_value")
+                raise _bad(f"bottom and head hold convolutions only, got {show(layer)}")
         if self.output not in OUTPUTS:
-            raise ShapeError(f"output must be one of {OUTPUTS}, got {self.output!r}",
-                             rule="description_value")
+            raise _bad(f"output must be one of {OUTPUTS}, got {show(self.output)}")
         if self.training_batch is not None and (
                 isinstance(self.training_batch, bool) or not isinstance(self.training_batch, int)
                 or not 1 <= self.training_batch <= 2**31):
-            raise ShapeError(f"training_batch must be a positive integer or None, got "
-                             f"{self.training_batch!r}", rule="description_value")
+            raise _bad(f"training_batch must be an integer in 1..2**31 or None, got "
+                       f"{show(self.training_batch)}")
         if self.multiple_of is not None:
             object.__setattr__(self, "multiple_of", _param(
                 "description", "multiple_of", self.multiple_of, minimum=1,
                 rank=self.spatial_dims))
         if self.semantics != "torch":
             raise ShapeError("a general UNet description is evaluated in PyTorch semantics "
-                             f"('torch'), got {self.semantics!r}", rule="semantics")
+                             f"('torch'), got {show(self.semantics)}", rule=Rule.SEMANTICS)
         ranks = set()
         for layer in self.layers():
             ranks |= _rank_of(getattr(layer, f.name) for f in fields(layer))
         bad = ranks - {self.spatial_dims}
         if bad:
             raise ShapeError(f"per-axis values have {sorted(bad)} axes but spatial_dims is "
-                             f"{self.spatial_dims}", rule="axis_count")
+                             f"{self.spatial_dims}", rule=Rule.AXIS_COUNT)
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -407,50 +461,83 @@ _LEVEL_KEYS = {f.name for f in fields(Level)}
 _TOP_KEYS = {f.name for f in fields(UNetDescription)} - {"semantics"} | {"depth", "level"}
 
 
+#: The layer types each list of a description takes; where there is more than one, every
+#: layer must name its ``type`` (a conv in ``down`` is never silently read as a pool).
+_LIST_TYPES = {
+    "convs": ("conv",),
+    "dec_convs": ("conv",),
+    "bottom": ("conv",),
+    "head": ("conv",),
+    "down": ("max_pool", "avg_pool", "conv"),
+    "up": ("conv_transpose", "upsample", "resize", "conv"),
+}
+
+
 def _unknown(where: str, data: dict, allowed: set[str]) -> None:
-    extra = sorted(set(data) - allowed)
+    extra = sorted((k for k in data if k not in allowed), key=repr)
     if extra:
-        raise ShapeError(f"{where}: unknown key(s) {', '.join(map(repr, extra))}; allowed: "
-                         f"{', '.join(sorted(allowed))}", rule="unknown_key")
+        raise _bad(f"{where}: unknown key(s) {', '.join(show(k) for k in extra)}; allowed: "
+                   f"{', '.join(sorted(allowed))}", Rule.UNKNOWN_KEY)
 
 
-def _layer(where: str, data: Any, default: str) -> Any:
+def _layer(where: str, data: Any, allowed: tuple[str, ...]) -> Any:
     if not isinstance(data, dict):
-        raise ShapeError(f"{where}: a layer is a table/object, got {data!r}",
-                         rule="description_value")
+        raise _bad(f"{where}: a layer is a table/object, got {show(data)}")
     data = dict(data)
-    kind = data.pop("type", default)
-    if kind not in _LAYER_TYPES:
-        raise ShapeError(f"{where}: unknown layer type {kind!r}; use one of "
-                         f"{', '.join(_LAYER_TYPES)}", rule="unknown_key")
+    if "type" not in data and len(allowed) > 1:
+        raise _bad(f"{where}: a layer here needs an explicit \"type\": one of "
+                   f"{', '.join(allowed)}")
+    kind = data.pop("type", allowed[0])
+    if not isinstance(kind, str) or kind not in _LAYER_TYPES:
+        raise _bad(f"{where}: unknown layer type {show(kind)}; known: "
+                   f"{', '.join(_LAYER_TYPES)}", Rule.UNKNOWN_NAME)
+    if kind not in allowed:
+        raise _bad(f"{where}: a {kind} layer cannot stand here; this list takes "
+                   f"{', '.join(allowed)}")
     _unknown(f"{where} ({kind})", data, _LAYER_KEYS[kind])
     try:
         return _LAYER_TYPES[kind](**data)
-    except ShapeError as exc:
-        raise ShapeError(f"{where}: {exc}", rule=exc.rule) from None
+    except (ShapeError, UsageError) as exc:
+        raise type(exc)(f"{where}: {exc}", rule=exc.rule) from None
 
 
-def _layers(where: str, data: Any, default: str) -> tuple:
+def _layers(where: str, data: Any, allowed: tuple[str, ...]) -> tuple:
     if data is None:
         return ()
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        raise ShapeError(f"{where}: expected a list of layers, got {data!r}",
-                         rule="description_value")
-    return tuple(_layer(f"{where}[{i}]", item, default) for i, item in enumerate(data))
+        raise _bad(f"{where}: expected a list of layers, got {show(data)}")
+    _layer_list(where, "layers", data)
+    return tuple(_layer(f"{where}[{i}]", item, allowed) for i, item in enumerate(data))
 
 
 def _level(where: str, data: Any) -> Level:
     if not isinstance(data, dict):
-        raise ShapeError(f"{where}: a level is a table/object, got {data!r}",
-                         rule="description_value")
+        raise _bad(f"{where}: a level is a table/object, got {show(data)}")
     _unknown(where, data, _LEVEL_KEYS)
-    return Level(convs=_layers(f"{where}.convs", data.get("convs"), "conv"),
-                 down=_layers(f"{where}.down", data.get("down"), "max_pool"),
-                 up=_layers(f"{where}.up", data.get("up"), "conv_transpose"),
-                 skip=data.get("skip", "concat"),
-                 dec_convs=_layers(f"{where}.dec_convs", data.get("dec_convs"), "conv"))
+    lists = {name: _layers(f"{where}.{name}", data.get(name), _LIST_TYPES[name])
+             for name in ("convs", "down", "up", "dec_convs")}
+    return Level(skip=data.get("skip", "concat"), **lists)
+
+
+def _check_nesting(data: Any) -> None:
+    """Refuse tables and lists nested deeper than :data:`MAX_NESTING` (without recursion,
+    so that neither this check nor anything after it can overflow the stack)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise UsageError(Rule.WORK_LIMIT, name="nesting depth", value=f"more than {depth - 1}",
+                             limit=MAX_NESTING, detail="a UNet description is about 6 tables "
+                                                       "and lists deep")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def from_dict(data: Any) -> UNetDescription:
@@ -458,58 +545,107 @@ def from_dict(data: Any) -> UNetDescription:
 
     ``levels`` is a list of level tables; or give one ``level`` table and a ``depth`` to
     repeat it. Layers are tables with a ``type`` (``conv``, ``max_pool``, ``avg_pool``,
-    ``conv_transpose``, ``upsample``, ``resize``) and their parameters.
+    ``conv_transpose``, ``upsample``, ``resize``) and their parameters; ``type`` may be left
+    out only where a list takes convolutions alone (``convs``, ``dec_convs``, ``bottom``,
+    ``head``): ``down`` and ``up`` layers name theirs.
+
+    Raises
+    ------
+    UsageError
+        A malformed description: ``unknown_key``, ``unknown_name`` (a layer type),
+        ``description_value``, ``work_limit`` (more than :data:`MAX_LEVELS` levels,
+        :data:`MAX_LAYERS` layers in a list, nesting deeper than :data:`MAX_NESTING`).
+    ShapeError
+        Per-axis values whose length is not ``spatial_dims`` (``axis_count``).
     """
     if not isinstance(data, dict):
-        raise ShapeError(f"a UNet description is a table/object, got {type(data).__name__}",
-                         rule="description_value")
+        raise _bad(f"a UNet description is a table/object, got {type(data).__name__}")
+    _check_nesting(data)
     _unknown("description", data, _TOP_KEYS)
     if "levels" in data and "level" in data:
-        raise ShapeError("description: give either 'levels' or 'level' with 'depth', not both",
-                         rule="description_value")
+        raise _bad("description: give either 'levels' or 'level' with 'depth', not both")
     if "level" in data:
         depth = data.get("depth")
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 64:
-            raise ShapeError(f"description: 'level' needs an integer 'depth' in 1..64, got "
-                             f"{depth!r}", rule="description_value")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise _bad(f"description: 'level' needs an integer 'depth' in 1..{MAX_LEVELS}, "
+                       f"got {show(depth)}")
+        if depth > MAX_LEVELS:
+            raise UsageError(Rule.WORK_LIMIT, name="depth", value=show(depth),
+                             limit=MAX_LEVELS, detail="real UNets have 4 to 7 levels")
         levels = (_level("level", data["level"]),) * depth
     elif "depth" in data:
-        raise ShapeError("description: 'depth' repeats a 'level' table, which is missing",
-                         rule="description_value")
+        raise _bad("description: 'depth' repeats a 'level' table, which is missing")
     else:
         raw = data.get("levels")
         if not isinstance(raw, list):
-            raise ShapeError(f"description: 'levels' must be a list of tables, got {raw!r}",
-                             rule="description_value")
+            raise _bad(f"description: 'levels' must be a list of tables, got {show(raw)}")
+        _layer_list("description", "levels", raw, MAX_LEVELS)
         levels = tuple(_level(f"levels[{i}]", item) for i, item in enumerate(raw))
     kwargs = {k: data[k] for k in ("name", "spatial_dims", "output", "multiple_of",
                                    "training_batch") if k in data}
-    return UNetDescription(levels=levels, bottom=_layers("bottom", data.get("bottom"), "conv"),
-                           head=_layers("head", data.get("head"), "conv"), **kwargs)
+    return UNetDescription(levels=levels,
+                           bottom=_layers("bottom", data.get("bottom"), _LIST_TYPES["bottom"]),
+                           head=_layers("head", data.get("head"), _LIST_TYPES["head"]),
+                           **kwargs)
+
+
+def _read(path: Path) -> str:
+    """The file's text: a regular file of at most :data:`MAX_FILE_BYTES` bytes, UTF-8
+    (at most ``MAX_FILE_BYTES + 1`` bytes are ever read)."""
+    shown = repr(str(path))
+    try:
+        if path.exists() and not path.is_file():
+            raise UsageError(Rule.CONFIG_FILE, path=shown, detail="not a regular file")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(Rule.CONFIG_FILE, path=shown,
+                         detail=exc.strerror or type(exc).__name__) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(Rule.CONFIG_FILE, path=shown,
+                         detail=f"larger than the limit of {MAX_FILE_BYTES} bytes (1 MiB); "
+                                "a UNet description is a few KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(Rule.CONFIG_FILE, path=shown,
+                         detail=f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse(path: Path, text: str) -> Any:
+    """JSON for a ``.json`` file, TOML otherwise; every parser failure is ``config_file``."""
+    shown = repr(str(path))
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+    try:
+        if kind == "JSON":
+            return json.loads(text)
+        import tomllib
+
+        return tomllib.loads(text)
+    except RecursionError:
+        raise UsageError(Rule.WORK_LIMIT, name=f"{path}: nesting depth",
+                         value="too deep to parse", limit=MAX_NESTING,
+                         detail="a UNet description is about 6 tables and lists deep") from None
+    except ValueError as exc:  # JSONDecodeError, TOMLDecodeError, an int of > 4300 digits
+        detail = " ".join(str(exc).split())
+        if "integer string conversion" in detail:
+            detail = "an integer with more than 4300 digits"
+        raise UsageError(Rule.CONFIG_FILE, path=shown,
+                         detail=f"malformed {kind}: {detail}") from None
 
 
 def load(path: str | Path) -> UNetDescription:
-    """Read a description from a ``.toml`` or ``.json`` file."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ShapeError(f"cannot read {path}: {exc}", rule="config_file") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ShapeError(f"{path}: malformed JSON: {exc}", rule="config_file") from None
-    else:
-        import tomllib
+    """Read a description from a ``.toml`` or ``.json`` file (see :func:`from_dict`).
 
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ShapeError(f"{path}: malformed TOML: {exc}", rule="config_file") from None
+    Raises :class:`UsageError` (``config_file``) for a file that cannot be read, is larger
+    than :data:`MAX_FILE_BYTES`, is not UTF-8 or does not parse, and the errors of
+    :func:`from_dict`, each prefixed with the path.
+    """
+    if not isinstance(path, (str, Path)) or not str(path) or "\x00" in str(path):
+        raise UsageError(Rule.CONFIG_FILE, path=show(path), detail="not a file path")
+    path = Path(path)
+    data = _parse(path, _read(path))
     try:
         return from_dict(data)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ShapeError):
-            raise ShapeError(f"{path}: {exc}", rule=exc.rule) from None
-        raise ShapeError(f"{path}: {exc}", rule="description_value") from None
+    except (ShapeError, UsageError) as exc:
+        raise type(exc)(f"{path}: {exc}", rule=exc.rule) from None

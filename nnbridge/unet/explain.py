@@ -2,22 +2,34 @@
 
 :func:`check` runs every obligation on the given shape, attaches each axis' proved rule and
 the nearest valid sizes below and above (with the cropping or padding they need);
-:func:`require_valid` raises a :class:`ShapeError` with the same explanation the command
-line prints.
+:func:`require_valid` raises a :class:`~nnbridge.spec.errors.ShapeError` (``unet_size``) with
+the same explanation the command line prints. A shape or a description that is malformed (not
+sizes, a size of 0, non-ASCII digits, the wrong number of axes) is a
+:class:`~nnbridge.spec.errors.UsageError` instead: bad input, not a size that does not fit.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass, field
 
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec import errors
+from nnbridge.spec.errors import ShapeError, UsageError
 from nnbridge.spec.formulas import MAX_SIZE
 
+from .description import UNetDescription, show
 from .obligations import Obligation, Trace, joint_obligations, trace
-from .rule import Rule, rule_for
+from .rule import MAX_PERIOD, Rule, rule_for
+from .torchlean import TorchLeanUNet2
 
-__all__ = ["AxisReport", "CheckResult", "check", "parse_shape", "require_valid", "resolve"]
+#: The most layer evaluations deriving a rule may take: one trace per residue class of the
+#: period (the product of the strides on an axis), each through every layer. About 40 s at
+#: the limit; a real UNet needs a few thousand (ronneberger: 16 x 30).
+MAX_RULE_WORK = 2**20
+
+__all__ = ["MAX_RULE_WORK", "AxisReport", "CheckResult", "check", "check_work", "parse_shape",
+           "require_valid", "resolve"]
 
 
 @dataclass
@@ -106,35 +118,58 @@ class CheckResult:
         return "\n".join(lines)
 
 
+def _bad_shape(detail: str) -> UsageError:
+    return UsageError(errors.Rule.INPUT_SIZE, detail=detail)
+
+
+#: One size written in ASCII digits (fullwidth or other Unicode digits are refused); at most
+#: 15 digits are ever converted (2**48 has 15).
+_SIZE_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _size_of_text(part: str, shape: str) -> int:
+    text = part.strip()
+    if not _SIZE_TEXT.fullmatch(text):
+        raise _bad_shape(f"size {show(part)} in {show(shape)} is not an integer written with "
+                         "the digits 0-9")
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 15:
+        raise _bad_shape(f"size {text[:12]}... ({len(digits)} digits) is not in 1..2**48")
+    return int(text)
+
+
 def parse_shape(shape, spatial_dims: int) -> tuple[int, ...]:
-    """``"572x572"``, ``(572, 572)`` or ``572`` -> a tuple of sizes, each in 1..2**48."""
+    """``"572x572"``, ``(572, 572)`` or ``572`` -> a tuple of sizes, each in 1..2**48.
+
+    Raises :class:`UsageError` (``input_size``) for anything else: a size of 0 or less,
+    above 2**48, not an integer (a bool, a float, Unicode digits such as fullwidth
+    ``"５７２"``), or the wrong number of sizes.
+    """
     if isinstance(shape, str):
-        parts = shape.strip().lower().split("x")
-        values = []
-        for part in parts:
-            text = part.strip()
-            if not re.fullmatch(r"[+-]?[0-9]+", text):
-                raise ShapeError(f"size {part!r} in {shape!r} is not an integer; write sizes "
-                                 "as 572x572", rule="input_size")
-            values.append(int(text))
-    elif isinstance(shape, int) and not isinstance(shape, bool):
+        if len(shape) > 200:
+            raise _bad_shape(f"a shape of {len(shape)} characters; write sizes as 572x572")
+        values = [_size_of_text(part, shape) for part in shape.strip().lower().split("x")]
+    elif isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         values = [shape]
     elif isinstance(shape, (tuple, list)):
+        if len(shape) > 3:
+            raise _bad_shape(f"the network has {spatial_dims} spatial axes, got {len(shape)} "
+                             "sizes")
         values = list(shape)
     else:
-        raise ShapeError(f"a shape is a string like 572x572 or a tuple of ints, got {shape!r}",
-                         rule="input_size")
+        raise _bad_shape(f"a shape is a string like 572x572 or a tuple of ints, got "
+                         f"{show(shape)}")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ShapeError(f"sizes must be integers, got {v!r}", rule="input_size")
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise _bad_shape(f"sizes must be integers, got {show(v)}")
         if v < 1:
-            raise ShapeError(f"sizes must be at least 1, got {v}", rule="input_size")
+            raise _bad_shape(f"sizes must be at least 1, got {show(int(v))}")
         if v > MAX_SIZE:
-            raise ShapeError(f"size {v} exceeds the largest supported size 2**48",
-                             rule="input_size")
+            raise _bad_shape(f"size {show(int(v))} exceeds the largest supported size 2**48")
+    values = [int(v) for v in values]
     if len(values) != spatial_dims:
-        raise ShapeError(f"the network has {spatial_dims} spatial axes, got {len(values)} "
-                         f"size(s) {values}", rule="input_size")
+        raise _bad_shape(f"the network has {spatial_dims} spatial axes, got {len(values)} "
+                         f"size(s) {values}")
     return tuple(values)
 
 
@@ -144,9 +179,30 @@ def resolve(description):
         from .presets import build_preset
 
         return build_preset(description)
-    if not hasattr(description, "axis_names"):
-        raise ShapeError(f"not a UNet description: {description!r}", rule="description_value")
+    if not isinstance(description, (UNetDescription, TorchLeanUNet2)):
+        raise UsageError(f"not a UNet description (a UNetDescription, a TorchLeanUNet2 or a "
+                         f"preset name): {show(description)}",
+                         rule=errors.Rule.DESCRIPTION_VALUE)
     return description
+
+
+def check_work(desc) -> None:
+    """Refuse a description whose rule would take more than :data:`MAX_RULE_WORK` layer
+    evaluations on some axis (``period x layers``), with ``Rule.WORK_LIMIT``.
+
+    A period above the rule's own limit is left for :func:`~nnbridge.unet.rule.rule_for`
+    to refuse (``rule_period``).
+    """
+    if not isinstance(desc, UNetDescription):
+        return  # TorchLean's UNet2: five stages, its period bounded by the rule itself
+    layers = sum(1 for _ in desc.layers()) + 1
+    for axis, name in enumerate(desc.axis_names):
+        period = desc.period_hint(axis)
+        if period <= MAX_PERIOD and period * layers > MAX_RULE_WORK:
+            raise UsageError(errors.Rule.WORK_LIMIT, name=f"period x layers on axis {name}",
+                             value=f"{period} x {layers}", limit=MAX_RULE_WORK,
+                             detail="the rule traces one size per residue class of the "
+                                    "period (the product of the strides) through every layer")
 
 
 def _nearest(rules, sizes, valid, avoid):
@@ -170,6 +226,7 @@ def check(description, shape) -> CheckResult:
     """Every obligation on ``shape``, with each axis' proved rule and nearest valid sizes."""
     desc = resolve(description)
     sizes = parse_shape(shape, desc.spatial_dims)
+    check_work(desc)
     traces = [trace(desc, axis, n) for axis, n in enumerate(sizes)]
     joint = joint_obligations(traces)
     rules = [rule_for(desc, axis) for axis in range(desc.spatial_dims)]
@@ -187,8 +244,16 @@ def require_valid(description, shape) -> tuple[int, ...]:
 
     ``description`` is a :class:`~nnbridge.unet.UNetDescription`, a TorchLean UNet2 or a
     preset name; the error's message is the one ``nnbridge unet check`` prints.
+
+    Raises
+    ------
+    ShapeError
+        ``unet_size``: ``shape`` is well formed but does not fit the network.
+    UsageError
+        ``shape`` or ``description`` is malformed (see :func:`parse_shape`). Both are
+        :class:`~nnbridge.spec.errors.NNBridgeError`, the one to catch for either.
     """
     result = check(description, shape)
     if not result.valid:
-        raise ShapeError(result.message(), rule="unet_size")
+        raise ShapeError(result.message(), rule=errors.Rule.UNET_SIZE)
     return tuple(a.trace.output for a in result.axes)

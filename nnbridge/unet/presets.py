@@ -10,19 +10,41 @@
 =================== ======================================================================
 
 Parameters are given as ``key=value`` strings (``--param strides=2,2,2``): a list is
-comma-separated, a per-axis value is ``x``-separated (``kernel_size=3x3x1``).
+comma-separated, a per-axis value is ``x``-separated (``kernel_size=3x3x1``); integers are
+written with the ASCII digits 0-9. In Python they may also be given as values (``{"depth":
+3}``), checked the same way. A malformed or unknown parameter is a
+:class:`~nnbridge.spec.errors.UsageError` (``param_syntax``, ``param_value``,
+``unknown_name``), and so is a value that would make the work explode (``work_limit``: at
+most :data:`MAX_LEVELS` levels, :data:`MAX_RES_UNITS` residual units).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec.errors import Rule, UsageError
 
-from .description import Conv, ConvTranspose, Level, Pool, Resize, UNetDescription, Upsample
+from .description import (
+    MAX_LEVELS,
+    MAX_PARAM,
+    Conv,
+    ConvTranspose,
+    Level,
+    Pool,
+    Resize,
+    UNetDescription,
+    Upsample,
+    show,
+)
 
-__all__ = ["PRESETS", "Preset", "build_preset", "parse_params"]
+__all__ = ["MAX_LEVELS", "MAX_RES_UNITS", "PRESETS", "Preset", "build_preset", "parse_params"]
+
+#: The most residual units per MONAI block (``num_res_units``; MONAI's default is 0).
+MAX_RES_UNITS = 16
+
+_INTEGER = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -41,51 +63,86 @@ class Preset:
     build: Callable
 
 
-def _int(key: str, text: str) -> int:
-    try:
-        value = int(text.strip(), 10)
-    except ValueError:
-        raise ShapeError(f"--param {key}: expected an integer, got {text!r}",
-                         rule="param_value") from None
-    if value < 0 or value > 2**20:
-        raise ShapeError(f"--param {key}: expected an integer in 0..{2**20}, got {value}",
-                         rule="param_value")
+def _bad(key: str, detail: str) -> UsageError:
+    return UsageError(Rule.PARAM_VALUE, name=f"--param {key}", detail=detail)
+
+
+#: The most items a list parameter (strides, channels) may have: ``channels`` has one more
+#: item than there are levels. A longer list is refused before it is split any further.
+_MAX_ITEMS = MAX_LEVELS + 1
+
+
+def _int(key: str, value) -> int:
+    """An int in ``0..MAX_PARAM``: ASCII digit text, or an int given in Python."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _INTEGER.fullmatch(text):
+            raise _bad(key, f"expected a non-negative integer written with the digits 0-9, "
+                            f"got {show(value)}")
+        if len(text.lstrip("0")) > 100:  # say so without converting thousands of digits
+            raise _bad(key, f"expected an integer in 0..{MAX_PARAM}, got "
+                            f"<{len(text.lstrip('0'))} digits>")
+        value = int(text)
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(key, f"expected an integer, got {show(value)}")
+    if value < 0 or value > MAX_PARAM:
+        raise _bad(key, f"expected an integer in 0..{MAX_PARAM}, got {show(value)}")
     return value
 
 
-def _axes(key: str, text: str):
-    parts = text.strip().lower().split("x")
-    values = tuple(_int(key, p) for p in parts)
+def _axes(key: str, value):
+    """An int, or one per axis (``3x3x1`` or a tuple of 1 to 3 ints)."""
+    if isinstance(value, str):
+        value = value.strip().lower().split("x")
+        if len(value) == 1:
+            return _int(key, value[0])
+    elif not isinstance(value, (list, tuple)):
+        return _int(key, value)
+    if not 1 <= len(value) <= 3:
+        raise _bad(key, f"a per-axis value has 1 to 3 axes, got {show(value)}")
+    values = tuple(_int(key, v) for v in value)
     return values[0] if len(values) == 1 else values
 
 
+def _items(key: str, value) -> list:
+    """The items of a comma-separated list (or a list/tuple given in Python)."""
+    if isinstance(value, str):
+        items = value.split(",", _MAX_ITEMS)  # at most _MAX_ITEMS + 1 parts
+        count = f"more than {_MAX_ITEMS}" if len(items) > _MAX_ITEMS else len(items)
+    elif isinstance(value, (list, tuple)):
+        items, count = list(value), len(value)
+    else:
+        raise _bad(key, f"expected a list, got {show(value)}")
+    if len(items) > _MAX_ITEMS:
+        raise UsageError(Rule.WORK_LIMIT, name=f"--param {key}", value=f"{count} items",
+                         limit=f"{_MAX_ITEMS} items",
+                         detail=f"a UNet has at most {MAX_LEVELS} levels")
+    if not items or (isinstance(value, str) and not all(i.strip() for i in items)):
+        raise _bad(key, f"expected a non-empty comma-separated list, got {show(value)}")
+    return items
+
+
 def _convert(key: str, spec: Param, value):
-    if not isinstance(value, str):  # built in Python: trust the type checks downstream
-        return value
     if spec.kind == "int":
         return _int(key, value)
     if spec.kind == "bool":
-        low = value.strip().lower()
+        if isinstance(value, bool):
+            return value
+        low = value.strip().lower() if isinstance(value, str) else None
         if low in ("true", "1", "yes"):
             return True
         if low in ("false", "0", "no"):
             return False
-        raise ShapeError(f"--param {key}: expected true or false, got {value!r}",
-                         rule="param_value")
+        raise _bad(key, f"expected true or false, got {show(value)}")
     if spec.kind == "axes":
         return _axes(key, value)
     if spec.kind == "axes_list":
-        items = [v for v in value.split(",")]
-        if not all(i.strip() for i in items):
-            raise ShapeError(f"--param {key}: expected a comma-separated list, got {value!r}",
-                             rule="param_value")
-        return tuple(_axes(key, v) for v in items)
+        return tuple(_axes(key, v) for v in _items(key, value))
     if spec.kind == "int_list":
-        return tuple(_int(key, v) for v in value.split(","))
+        return tuple(_int(key, v) for v in _items(key, value))
     if spec.kind == "choice":
-        if value not in spec.choices:
-            raise ShapeError(f"--param {key}: expected one of {', '.join(spec.choices)}, got "
-                             f"{value!r}", rule="param_value")
+        if not isinstance(value, str) or value not in spec.choices:
+            raise _bad(key, f"expected one of {', '.join(spec.choices)}, got {show(value)}")
         return value
     raise AssertionError(spec.kind)  # pragma: no cover - a Param table bug
 
@@ -95,11 +152,12 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in items or ():
         if "=" not in item:
-            raise ShapeError(f"--param expects key=value, got {item!r}", rule="param_syntax")
+            raise UsageError(Rule.PARAM_SYNTAX, value=show(item))
         key, value = item.split("=", 1)
         key = key.strip()
         if not key or key in found:
-            raise ShapeError(f"--param: empty or repeated key in {item!r}", rule="param_syntax")
+            raise UsageError(f"--param: empty or repeated key in {show(item)}",
+                             rule=Rule.PARAM_SYNTAX)
         found[key] = value
     return found
 
@@ -135,12 +193,18 @@ def _ronneberger(p):
     segmentation map ... all 2x2 max-pooling operations are applied to a layer with an even
     x- and y-size"), a 2x2 up-convolution, the skip centre-cropped and concatenated, two 3x3
     convs; a 1x1 head. 572 x 572 in, 388 x 388 out."""
-    pad = p["padding"]
+    depth, pad = p["depth"], p["padding"]
+    if depth < 1:
+        raise UsageError(f"ronneberger: depth (the number of poolings) must be at least 1, got "
+                         f"{depth}", rule=Rule.PARAM_VALUE)
+    if depth > MAX_LEVELS:
+        raise UsageError(Rule.WORK_LIMIT, name="ronneberger: depth", value=depth,
+                         limit=MAX_LEVELS, detail="the paper's U-Net has depth 4")
     conv = Conv(3, 1, pad)
     level = Level(convs=(conv, conv), down=(Pool(2, 2, exact=p["exact_pool"]),),
                   up=(ConvTranspose(2, 2),), skip="crop" if pad == 0 else "concat",
                   dec_convs=(conv, conv))
-    return UNetDescription("ronneberger", (level,) * p["depth"], bottom=(conv, conv),
+    return UNetDescription("ronneberger", (level,) * depth, bottom=(conv, conv),
                            head=(Conv(1),), output="any" if pad == 0 else "same")
 
 
@@ -158,8 +222,8 @@ def _same_padding(kernel):
     """MONAI's ``same_padding``: ``(k - 1) // 2``, odd kernels only (it raises otherwise)."""
     ks = kernel if isinstance(kernel, tuple) else (kernel,)
     if any(k % 2 == 0 for k in ks):
-        raise ShapeError(f"monai: same_padding needs odd kernel sizes, got {kernel}; MONAI "
-                         "raises NotImplementedError", rule="param_value")
+        raise UsageError(f"monai: same_padding needs odd kernel sizes, got {kernel}; MONAI "
+                         "raises NotImplementedError", rule=Rule.PARAM_VALUE)
     return tuple((k - 1) // 2 for k in ks) if isinstance(kernel, tuple) else (kernel - 1) // 2
 
 
@@ -189,18 +253,31 @@ def _monai(p):
     if p["channels"] is not None:
         levels = len(p["channels"]) - 1
         if levels < 1:
-            raise ShapeError("monai: the length of `channels` should be no less than 2",
-                             rule="param_value")
+            raise UsageError("monai: the length of `channels` should be no less than 2",
+                             rule=Rule.PARAM_VALUE)
+        if 0 in p["channels"]:
+            # MONAI builds it, but PyTorch refuses to run a conv with 0 output channels
+            raise UsageError(f"monai: channels must be at least 1, got {p['channels']}; a "
+                             "Conv with 0 channels does not run in PyTorch",
+                             rule=Rule.PARAM_VALUE)
         if len(strides) < levels:
-            raise ShapeError("monai: the length of `strides` should equal to "
+            raise UsageError("monai: the length of `strides` should equal to "
                              f"`len(channels) - 1` = {levels}, got {len(strides)}",
-                             rule="param_value")
+                             rule=Rule.PARAM_VALUE)
         strides = strides[:levels]
+    if len(strides) > MAX_LEVELS - 1:  # one more level holds the skip around the bottom
+        raise UsageError(Rule.WORK_LIMIT, name="monai: len(strides)", value=len(strides),
+                         limit=MAX_LEVELS - 1, detail="MONAI's UNet has one level per stride "
+                                                      "and one for the bottom, at most "
+                                                      f"{MAX_LEVELS}; real ones have 4 to 7")
     for s in strides:
         if 0 in (s if isinstance(s, tuple) else (s,)):
-            raise ShapeError(f"monai: strides must be positive, got {p['strides']}",
-                             rule="param_value")
+            raise UsageError(f"monai: strides must be positive, got {p['strides']}",
+                             rule=Rule.PARAM_VALUE)
     k, uk, nru = p["kernel_size"], p["up_kernel_size"], p["num_res_units"]
+    if nru > MAX_RES_UNITS:
+        raise UsageError(Rule.WORK_LIMIT, name="num_res_units", value=nru,
+                         limit=MAX_RES_UNITS, detail="MONAI's default is 0, typical values 2-3")
     pad, upad = _same_padding(k), _same_padding(uk)
     norm = None if p["norm"] == "none" else p["norm"]
 
@@ -261,8 +338,8 @@ def _smp(p):
     """
     depth = p["encoder_depth"]
     if not 1 <= depth <= 5:
-        raise ShapeError(f"smp: encoder depth should be in range [1, 5], got {depth}",
-                         rule="param_value")
+        raise UsageError(f"smp: encoder depth should be in range [1, 5], got {depth}",
+                         rule=Rule.PARAM_VALUE)
     keep = Conv(3, 1, 1)
     stages = [((), ()), ((Conv(7, 2, 3),), ()), ((Pool(3, 2, 1),), (keep, keep))]
     stages += [((Conv(3, 2, 1),), (keep,))] * 3
@@ -299,15 +376,19 @@ def preset_params(name: str) -> dict:
 
 def build_preset(name: str, params: dict | None = None):
     """The description of preset ``name`` with ``params`` (strings are parsed)."""
-    if name not in PRESETS:
-        raise ShapeError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}",
-                         rule="unknown_name")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise UsageError(Rule.UNKNOWN_NAME, kind="preset", name=show(name),
+                         known=", ".join(PRESETS))
     table = preset_params(name)
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"preset {name!r}: parameters are a dict, got {show(params)}",
+                         rule=Rule.PARAM_VALUE)
     params = dict(params or {})
-    unknown = sorted(set(params) - set(table))
+    unknown = sorted((k for k in params if k not in table), key=repr)
     if unknown:
-        raise ShapeError(f"preset {name!r}: unknown parameter(s) {', '.join(unknown)}; "
-                         f"parameters: {', '.join(table)}", rule="unknown_name")
+        raise UsageError(f"preset {name!r}: unknown parameter(s) "
+                         f"{', '.join(show(k) for k in unknown)}; parameters: "
+                         f"{', '.join(table)}", rule=Rule.UNKNOWN_NAME)
     values = {k: _convert(k, spec, params[k]) if k in params else spec.default
               for k, spec in table.items()}
     return PRESETS[name].build(values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from nnbridge.spec.arith import conditions, is_symbolic
-from nnbridge.spec.errors import ShapeError
+from nnbridge.spec.errors import Rule, ShapeError
 from nnbridge.spec.formulas import check_semantics
 from nnbridge.spec.shapes import (
     UNET2_OBLIGATIONS,
@@ -37,7 +37,8 @@ class TorchLeanUNet2:
     def __post_init__(self):
         check_semantics(self.semantics)
         if not isinstance(self.cfg, UNet2Config):
-            raise ShapeError(f"cfg must be a UNet2Config, got {self.cfg!r}", rule="config_field")
+            raise ShapeError(Rule.CONFIG_TYPE, op="TorchLeanUNet2", expected="a UNet2Config",
+                             got=type(self.cfg).__name__)
 
     spatial_dims = 2
     axis_names = ("H", "W")

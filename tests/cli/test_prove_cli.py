@@ -20,7 +20,23 @@ def test_prove_json(tmp_path):
 
 def test_unknown_family_is_bad_input(capsys):
     assert main(["prove", "--family", "nope"]) == 2
-    assert "no obligation family 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("nnbridge: error [unknown_name] unknown obligation family 'nope'")
+    assert "known: cnn2, conv" in err and err.count("\n") == 1
+
+
+def test_unwritable_json_fails_before_any_proof(capsys, monkeypatch):
+    """``--json /proc/x`` is refused at once: not one obligation is checked first."""
+    import nnbridge.proofs.engine as engine
+
+    def no_proof(*args, **kwargs):
+        raise AssertionError("a proof ran before the output path was checked")
+
+    monkeypatch.setattr(engine, "check", no_proof)
+    assert main(["prove", "--json", "/proc/nnbridge/x.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnbridge: error [output_path] cannot write '/proc/nnbridge/x.json'")
+    assert err.count("\n") == 1
 
 
 def test_console_script_runs():

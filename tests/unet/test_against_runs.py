@@ -102,3 +102,25 @@ def test_monai_batch_norm_in_training_agrees(training_batch):
     agree = [(s, check(desc, s).valid, runs(s)) for s in BATCH_NORM_SHAPES]
     assert [a for a in agree if a[1] != a[2]] == []
     assert check(desc, (16, 16)).valid is (training_batch != 1)
+
+
+@pytest.mark.parametrize("channels", ["0,0,0,0", "4,0", "0,4"])
+def test_monai_channels_of_zero_are_refused_as_monai_fails_to_run(channels):
+    """MONAI builds a UNet with a 0 in ``channels`` (its own checks are on lengths only) but
+    PyTorch refuses to run it; the preset refuses it as bad input, not as a size verdict."""
+    pytest.importorskip("monai")
+    import torch
+    from monai.networks.nets import UNet
+    from nnbridge.spec.errors import UsageError
+
+    values = tuple(int(c) for c in channels.split(","))
+    strides = (2,) * (len(values) - 1)
+    with pytest.warns(UserWarning):  # PyTorch warns on initialising a zero-element tensor
+        net = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=values,
+                   strides=strides).eval()
+    with pytest.raises(RuntimeError), torch.no_grad():
+        net(torch.zeros((1, 1, 16, 16)))
+    with pytest.raises(UsageError) as info:
+        build_preset("monai", {"channels": channels, "strides": ",".join(map(str, strides))})
+    assert info.value.rule == "param_value" and "at least 1" in str(info.value)
+    assert check(build_preset("monai", {"channels": "4,4", "strides": "2"}), (16, 16)).valid

@@ -128,3 +128,67 @@ def test_closed_forms_are_proved():
         ("bottom_conv1", "ceiling(n/16)", "proved"), ("up0", "16*ceiling(n/16)", "proved")]
     forms = closed_forms(build_preset("torchlean-unet2"), 0)
     assert all(c.status == "proved" for c in forms)
+
+
+def test_require_valid_shape_error_for_a_misfit_usage_error_for_bad_input():
+    from nnbridge.spec.errors import NNBridgeError, ShapeError, UsageError
+
+    with pytest.raises(ShapeError) as info:
+        require_valid("ronneberger", (573, 572))
+    assert info.value.rule == "unet_size" and not isinstance(info.value, UsageError)
+    for shape in [(0, 572), (572,), "572x", "\uff15\uff17\uff12x572", (572.0, 572), (True, 572),
+                  (2**48 + 1, 572), (10**5000, 572), None, {"H": 572}]:
+        with pytest.raises(UsageError) as info:
+            require_valid("ronneberger", shape)
+        assert info.value.rule == "input_size" and len(str(info.value)) < 300
+    for description in ("nope", 42, None, object()):
+        with pytest.raises(NNBridgeError) as info:
+            require_valid(description, (572, 572))
+        assert info.value.rule in ("unknown_name", "description_value")
+
+
+@pytest.mark.parametrize(("name", "params", "rule"), [
+    ("ronneberger", {"depth": 10**6}, "work_limit"),
+    ("ronneberger", {"depth": 17}, "work_limit"),
+    ("ronneberger", {"depth": 2.5}, "param_value"),
+    ("ronneberger", {"depth": True}, "param_value"),
+    ("ronneberger", {"exact_pool": "sometimes"}, "param_value"),
+    ("monai", {"num_res_units": 17}, "work_limit"),
+    ("monai", {"strides": (2,) * 16}, "work_limit"),
+    ("monai", {"strides": "2," * 100}, "work_limit"),
+    ("monai", {"strides": ((2, 2, 2, 2),)}, "param_value"),
+    ("monai", {"channels": (0, 0, 0, 0)}, "param_value"),
+    ("monai", {"channels": 5}, "param_value"),
+    ("monai", {"norm": 3}, "param_value"),
+    ("smp", {"encoder_depth": "\u0665"}, "param_value"),
+    ("smp", {1: 2}, "unknown_name"),
+    ("smp", [("encoder_depth", 3)], "param_value"),
+    (["smp"], None, "unknown_name"),
+])
+def test_preset_parameters_are_checked_given_as_text_or_values(name, params, rule):
+    from nnbridge.spec.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        build_preset(name, params)
+    assert info.value.rule == rule
+
+
+def test_python_values_build_the_same_network_as_text():
+    assert build_preset("monai", {"strides": (2, 3), "kernel_size": (3, 3)}) == build_preset(
+        "monai", {"strides": "2,3", "kernel_size": "3x3"})
+    assert build_preset("ronneberger", {"depth": 3, "exact_pool": False}) == build_preset(
+        "ronneberger", {"depth": "3", "exact_pool": "false"})
+
+
+def test_rule_work_is_bounded_before_deriving():
+    """period x layers above MAX_RULE_WORK is refused at once (it took minutes before)."""
+    from nnbridge.spec.errors import UsageError
+
+    from nnbridge.unet.explain import MAX_RULE_WORK, check_work
+
+    big = build_preset("monai", {"strides": ",".join(["2"] * 14), "num_res_units": "16"})
+    with pytest.raises(UsageError) as info:
+        check(big, (2**14, 2**14))
+    assert info.value.rule == "work_limit" and str(MAX_RULE_WORK) in str(info.value)
+    check_work(build_preset("monai"))  # the defaults are far below the limit
+    check_work(build_preset("ronneberger", {"depth": "10"}))
