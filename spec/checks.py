@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from .arith import shown
 from .errors import Rule, ShapeError
 
 __all__ = [
@@ -54,12 +55,12 @@ def integer(op: str, name: str, value, *, minimum: int | None = None) -> int:
     """``value`` as an ``int``: a Python or NumPy integer, never a bool, float or string."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ShapeError(Rule.INTEGER_SIZE, op=op, name=name,
-                         value=f"{value!r} ({type(value).__name__})")
+                         value=f"{shown(value)} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
         rule = Rule.NONNEG_SIZE if minimum == 0 else _positive_rule(name)
         raise ShapeError(
-            f"{op}: {name} must be at least {minimum}, got {name}={value}", rule=rule)
+            f"{op}: {name} must be at least {minimum}, got {name}={shown(value)}", rule=rule)
     return value
 
 
@@ -78,13 +79,13 @@ def number(op: str, name: str, value, *, positive: bool = False, nonzero: bool =
     """A finite real number (not a bool) as a ``float``; optionally ``> 0`` or ``!= 0``."""
     extra = " above 0" if positive else " other than 0" if nonzero else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value)
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=shown(value))
     try:
         result = float(value)
     except OverflowError:
-        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value) from None
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=shown(value)) from None
     if not math.isfinite(result) or (positive and result <= 0) or (nonzero and result == 0):
-        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=value)
+        raise ShapeError(Rule.NUMBER, op=op, name=name, extra=extra, value=shown(value))
     return result
 
 
@@ -112,10 +113,10 @@ def per_axis(op: str, name: str, value, rank: int, *, minimum: int = 0,
         if v < minimum:
             rule = Rule.NONNEG_SIZE if minimum == 0 else _positive_rule(name)
             raise ShapeError(
-                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={out}", rule=rule)
+                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={shown(out)}", rule=rule)
         if v > maximum:
             raise ShapeError(
-                f"{op}: {name}[{axis}]={v} is above {maximum}, the largest a layer takes "
+                f"{op}: {name}[{axis}]={shown(v)} is above {maximum}, the largest a layer takes "
                 "(PyTorch keeps it in a C int)", rule=Rule.HUGE_SIZE)
     return out
 

@@ -57,7 +57,7 @@ class Rule(enum.StrEnum):
     HUGE_SIZE = ("huge_size", "{op}: {name}={value} exceeds the largest supported size 2**48",
                  None)
     AXIS_COUNT = ("axis_count", "{op}: {name} has {got} axes, expected {expected}", None)
-    NUMBER = ("number", "{op}: {name} must be a finite number{extra}, got {value!r}", None)
+    NUMBER = ("number", "{op}: {name} must be a finite number{extra}, got {value}", None)
     # -- PyTorch's preconditions on layer sizes (the torch reading of the formulas) --------
     KERNEL_POSITIVE = ("kernel_positive", "{op}: kernel size should be greater than zero", None)
     STRIDE_POSITIVE = ("stride_positive", "{op}: stride must be greater than zero", None)
