@@ -113,7 +113,8 @@ def per_axis(op: str, name: str, value, rank: int, *, minimum: int = 0,
         if v < minimum:
             rule = Rule.NONNEG_SIZE if minimum == 0 else _positive_rule(name)
             raise ShapeError(
-                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={shown(out)}", rule=rule)
+                f"{op}: {name}[{axis}] must be at least {minimum}, got {name}={shown(out)}",
+                rule=rule)
         if v > maximum:
             raise ShapeError(
                 f"{op}: {name}[{axis}]={shown(v)} is above {maximum}, the largest a layer takes "

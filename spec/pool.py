@@ -25,6 +25,7 @@ from .checks import (
     agreed_sizes,
     check_elements,
     cotangent,
+    count,
     number,
     per_axis,
     spatial_rank,
@@ -50,6 +51,7 @@ __all__ = [
 
 def _setup(op, x, kernel, stride, padding, kind):
     d = spatial_rank(op, x)
+    count(op, "channels", x.shape[0], minimum=1)  # PyTorch refuses 0 channels too
     kernel = per_axis(op, "kernel", kernel, d, minimum=1)
     stride = kernel if stride is None else per_axis(op, "stride", stride, d, minimum=1)
     padding = per_axis(op, "padding", padding, d)
