@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from nnbridge.spec.conv import conv, conv_vjp
+from nnbridge.spec.convolution import conv, conv_vjp
 
 RESULTS = Path(__file__).parent / "results" / "bench_spec_conv.json"
 

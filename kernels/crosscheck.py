@@ -36,10 +36,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from nnbridge.spec.conv import conv as spec_conv
-from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
-from nnbridge.spec.conv import conv_transpose_vjp as spec_conv_transpose_vjp
-from nnbridge.spec.conv import conv_vjp as spec_conv_vjp
+from nnbridge.spec.convolution import conv as spec_conv
+from nnbridge.spec.convolution import conv_transpose as spec_conv_transpose
+from nnbridge.spec.convolution import conv_transpose_vjp as spec_conv_transpose_vjp
+from nnbridge.spec.convolution import conv_vjp as spec_conv_vjp
 from nnbridge.spec.errors import Rule, ShapeError, UsageError
 from nnbridge.spec.pool import avg_pool as spec_avg_pool
 from nnbridge.spec.pool import avg_pool_vjp as spec_avg_pool_vjp

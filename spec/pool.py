@@ -31,7 +31,7 @@ from .checks import (
     spatial_rank,
     tangent,
 )
-from .conv import crop_spatial, offset_slice, pad_spatial, windows
+from .convolution import crop_spatial, offset_slice, pad_spatial, windows
 from .domains import pool_agreement
 from .formulas import pool_out
 from .ops import Geometry, Op, declare, sizes_in
@@ -238,6 +238,7 @@ def _torch_pool(kind: str):
 
         rank = x.dim() - 1
         if kind == "smooth":  # (1/beta) log sum exp(beta x) over zero-padded windows
+            stride = kernel if stride is None else stride
             z = F.pad(beta * x, [q for p in reversed(padding) for q in (p, p)])
             for axis, (k, s) in enumerate(zip(kernel, stride, strict=True)):
                 z = z.unfold(1 + axis, k, s)

@@ -29,7 +29,7 @@ from ..basic import (
     relu_jvp,
     relu_vjp,
 )
-from ..conv import conv_jvp, conv_vjp
+from ..convolution import conv_jvp, conv_vjp
 from ..errors import Rule, ShapeError
 from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import CNN2Config, cnn2_feat_size, cnn2_stages

@@ -5,7 +5,7 @@ A model writes its forward once, as ``graph(ex, p, x)``, calling only the method
 handle. Two executors read that one text:
 
 * :class:`ArrayExecutor` evaluates it: handles are arrays, each method is the layer spec of
-  :mod:`nnbridge.spec.basic`, :mod:`~nnbridge.spec.conv` or :mod:`~nnbridge.spec.pool`;
+  :mod:`nnbridge.spec.basic`, :mod:`~nnbridge.spec.convolution` or :mod:`~nnbridge.spec.pool`;
 * :class:`~nnbridge.spec.models.tape.TapeExecutor` records it on a
   :class:`~nnbridge.spec.tape.Tape`: handles are node ids, and the tape's reverse sweep then
   derives every gradient from the graph.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from .. import basic
-from ..conv import conv, conv_transpose
+from ..convolution import conv, conv_transpose
 from ..pool import max_pool
 
 __all__ = ["ARRAYS", "BN_EPS", "ArrayExecutor", "Executor"]

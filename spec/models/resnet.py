@@ -37,7 +37,7 @@ from ..basic import (
     shortcut_jvp,
     shortcut_vjp,
 )
-from ..conv import conv_jvp, conv_vjp
+from ..convolution import conv_jvp, conv_vjp
 from ..errors import Rule, ShapeError
 from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import ResNetConfig, resnet_spatial

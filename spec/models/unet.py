@@ -18,7 +18,7 @@ import numpy as np
 
 from ..basic import concat_jvp, concat_vjp, relu_jvp, relu_vjp
 from ..checks import integer
-from ..conv import conv_jvp, conv_transpose_jvp, conv_transpose_vjp, conv_vjp
+from ..convolution import conv_jvp, conv_transpose_jvp, conv_transpose_vjp, conv_vjp
 from ..errors import Rule, ShapeError
 from ..pool import max_pool_jvp, max_pool_vjp
 from ..shapes import UNET2_OBLIGATIONS, UNet2Config, conv_out, unet2_obligations, unet_down

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from nnbridge.spec.conv import (
+from nnbridge.spec.convolution import (
     conv,
     conv_jvp,
     conv_transpose,

@@ -127,7 +127,7 @@ def test_sizes_beyond_the_limits_are_refused_before_allocating(backend, call, te
 def test_kernels_refuse_where_the_spec_refuses(backend):
     """Where TorchLean's and PyTorch's sizes differ (transposed conv of one cell with
     padding 1: Lean 3, PyTorch 1), kernel and spec both refuse, with the same rule."""
-    from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
+    from nnbridge.spec.convolution import conv_transpose as spec_conv_transpose
 
     x, w, b = np.zeros((1, 2, 1)), np.zeros((2, 3, 3)), np.zeros(3)
     with pytest.raises(ShapeError) as spec_error:

@@ -7,7 +7,7 @@ a wrong dtype or a second dtype, a shape that does not match, None, a list, a to
 and only then the values. The outcome must be one of two:
 
 * a :class:`~nnbridge.spec.errors.ShapeError` naming a :class:`~nnbridge.spec.errors.Rule`;
-* a result equal to the spec (:mod:`nnbridge.spec.conv`, :mod:`nnbridge.spec.pool`) applied
+* a result equal to the spec (:mod:`nnbridge.spec.convolution`, :mod:`nnbridge.spec.pool`) applied
   to each sample of the batch, parameter gradients summed over the batch.
 
 Any other exception fails the test (Hypothesis shrinks it to a minimal call). Each run
@@ -25,10 +25,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from nnbridge.spec.checks import agreed_sizes
-from nnbridge.spec.conv import conv as spec_conv
-from nnbridge.spec.conv import conv_transpose as spec_conv_transpose
-from nnbridge.spec.conv import conv_transpose_vjp as spec_conv_transpose_vjp
-from nnbridge.spec.conv import conv_vjp as spec_conv_vjp
+from nnbridge.spec.convolution import conv as spec_conv
+from nnbridge.spec.convolution import conv_transpose as spec_conv_transpose
+from nnbridge.spec.convolution import conv_transpose_vjp as spec_conv_transpose_vjp
+from nnbridge.spec.convolution import conv_vjp as spec_conv_vjp
 from nnbridge.spec.errors import Rule, ShapeError
 from nnbridge.spec.pool import avg_pool as spec_avg_pool
 from nnbridge.spec.pool import avg_pool_vjp as spec_avg_pool_vjp

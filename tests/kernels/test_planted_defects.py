@@ -99,7 +99,7 @@ def test_float32_tolerance_is_not_vacuous():
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     b = np.zeros(4, dtype=np.float32)
     y = conv(x, w, b, 1, 1, backend="host")
-    from nnbridge.spec.conv import conv as spec_conv
+    from nnbridge.spec.convolution import conv as spec_conv
 
     want = np.stack([spec_conv(x[n].astype(np.float64), w.astype(np.float64),
                                b.astype(np.float64), 1, 1) for n in range(2)])

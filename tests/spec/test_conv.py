@@ -4,7 +4,7 @@ with PyTorch is generated from the op records in tests/spec/test_ops.py)."""
 import numpy as np
 import pytest
 import torch.nn.functional as F
-from nnbridge.spec.conv import (
+from nnbridge.spec.convolution import (
     conv,
     conv_jvp,
     conv_transpose,

@@ -28,3 +28,12 @@ def test_importing_the_package_does_not_import_numpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_conv_is_the_function_whatever_was_imported_first():
+    code = ("import nnbridge.spec.convolution, nnbridge.spec.pool\n"
+            "from nnbridge.spec import conv, max_pool\n"
+            "print(conv.__module__, max_pool.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["nnbridge.spec.convolution", "nnbridge.spec.pool"]

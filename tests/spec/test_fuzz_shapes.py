@@ -105,7 +105,7 @@ def layer_arg(rank: int | None, lo: int, hi: int, default: int | None):
 def spoiled(draw, value):
     """``value`` with one defect: a bad scalar, a bad entry, a bad length, (), or nesting."""
     how = draw(st.sampled_from(["scalar", "entry", "length", "empty", "nested"]))
-    if how == "entry" and isinstance(value, (tuple, list)):
+    if how == "entry" and isinstance(value, (tuple, list)) and len(value) > 0:
         entries = list(value)
         entries[draw(st.integers(0, len(entries) - 1))] = draw(bad_scalars)
         return type(value)(entries)
@@ -214,7 +214,15 @@ def plain(v):
     return int(v)
 
 
+def _intermediate_too_large(exc: ShapeError) -> bool:
+    """Every size a chain computes is held to 2**48 too: an input near the limit plus padding
+    is refused by ``huge_size``, naming the intermediate size (not an input)."""
+    return exc.rule == Rule.HUGE_SIZE and "exceeds the largest supported size" in str(exc)
+
+
 def check_error_names_values(exc: ShapeError, values):
+    if _intermediate_too_large(exc):
+        return
     if exc.rule in INPUT_RULES and exc.rule not in (Rule.CONFIG_TYPE,):
         message = str(exc)
         assert any(r in message for r in renderings(values)), (message, shown(values))
@@ -442,7 +450,8 @@ def check_chain_call(name, cfg, sizes_drawn, semantics):
     if status == "error":
         check_error_names_values(value, [*sizes_drawn, semantics])
         if valid:
-            assert value.rule in TORCH_RULES and semantics == "torch" or kind is None, (
+            assert (value.rule in TORCH_RULES and semantics == "torch" or kind is None
+                    or _intermediate_too_large(value)), (
                 value.rule, str(value))
         else:
             assert value.rule in INPUT_RULES, (value.rule, str(value))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from nnbridge.spec.conv import conv, conv_transpose_vjp, conv_vjp
+from nnbridge.spec.convolution import conv, conv_transpose_vjp, conv_vjp
 from nnbridge.spec.errors import ShapeError
 from nnbridge.spec.pool import avg_pool_vjp, max_pool, max_pool_vjp, smooth_max_pool_vjp
 from nnbridge.spec.tape import NODE_TYPES, Tape, register_node
