@@ -111,10 +111,10 @@ def with_bad(good: dict, bad: dict):
         if not any(pick == "bad" for _, pick in chosen.values()):
             name = draw(st.sampled_from(sorted(bad)))
             chosen[name] = draw(bad[name]), "bad"
-        argv = []
-        for name, (value, _) in chosen.items():
-            argv += [name] if value is None else [name, value]
-        return draw(st.permutations(argv)) if draw(st.booleans()) else argv
+        pairs = [[name] if value is None else [name, value]
+                 for name, (value, _) in chosen.items()]
+        # options in any order, each with its own value (never a value read as a path)
+        return [word for pair in draw(st.permutations(pairs)) for word in pair]
 
     return build()
 
@@ -166,14 +166,16 @@ def kernels_argv(draw):
 # --------------------------------------------------------------------------------------
 @FUZZ
 @given(argv=prove_argv)
-def test_fuzz_prove(argv, capsys, no_heavy_work):
+def test_fuzz_prove(argv, capsys, no_heavy_work, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     outcome = invoke(["prove", *argv], capsys)
     assert outcome.code == 2
 
 
 @FUZZ
 @given(argv=adjoint_argv)
-def test_fuzz_adjoint(argv, capsys, no_heavy_work):
+def test_fuzz_adjoint(argv, capsys, no_heavy_work, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # whatever a command line writes stays out of the checkout
     outcome = invoke(["adjoint", *argv], capsys)
     if outcome.code != 2:  # every value fine and -k matching nothing: an empty run fails
         assert outcome.code == 1 and "0/0 entries pass" in outcome.out
@@ -181,7 +183,8 @@ def test_fuzz_adjoint(argv, capsys, no_heavy_work):
 
 @FUZZ
 @given(argv=kernels_argv())
-def test_fuzz_kernels(argv, capsys, no_heavy_work):
+def test_fuzz_kernels(argv, capsys, no_heavy_work, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert invoke(argv, capsys).code == 2
 
 
