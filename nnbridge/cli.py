@@ -30,7 +30,9 @@ def command_named(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command`` one of :data:`COMMANDS` (or ``verify``), only that
     command's sub-parser is registered (its module alone imported); otherwise all are."""
-    parser = argparse.ArgumentParser(
+    from nnbridge.commands import UsageParser  # one-line usage errors, exit 2
+
+    parser = UsageParser(
         prog="nnbridge",
         description="Verification bridge for neural-network layers: proved shape formulas, "
                     "NumPy specs with explicit backward rules, GPU kernels checked against them.")

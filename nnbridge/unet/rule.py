@@ -36,6 +36,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+from nnbridge.spec.errors import Rule as Rule_
+
 from .description import UNetDescription
 from .obligations import trace
 
@@ -147,7 +149,7 @@ def _hint(desc, axis: int) -> int:
     if hint > MAX_PERIOD:
         raise ShapeError(f"the strides on axis {desc.axis_names[axis]} multiply to {hint}, "
                          f"above the largest period this checker derives ({MAX_PERIOD})",
-                         rule="rule_period")
+                         rule=Rule_.RULE_PERIOD)
     return hint
 
 
@@ -375,6 +377,9 @@ def rule_for(desc, axis: int) -> Rule:
 
     A rule that stays refuted or unknown is returned with that status: never called proved.
     """
+    from .explain import check_work  # bounds the work before any derivation
+
+    check_work(desc)
     key = (desc, axis if not _same_axes(desc) else 0)
     if key in _CACHE:
         return replace(_CACHE[key], axis=desc.axis_names[axis])
