@@ -10,28 +10,32 @@ imported until an op is). The records they come from are in :mod:`nnbridge.spec.
 
 from __future__ import annotations
 
-from .errors import NNBridgeError, Rule, ShapeError, UsageError
+from .errors import NNBridgeError as NNBridgeError
+from .errors import Rule as Rule
+from .errors import ShapeError as ShapeError
+from .errors import UsageError as UsageError
 
-_OP_NAMES = (
-    "add", "avg_pool", "batch_norm", "channel_pad", "channel_slice", "concat", "conv",
-    "conv_transpose", "crop", "flatten", "global_avg_pool", "leaky_relu", "linear",
-    "max_pool", "pad", "relu", "shortcut", "smooth_max_pool",
-)
-_FUNCTIONS = tuple(f"{name}{suffix}" for name in _OP_NAMES for suffix in ("", "_vjp", "_jvp"))
+_ERRORS = ["NNBridgeError", "Rule", "ShapeError", "UsageError"]
 
-__all__ = ["NNBridgeError", "Rule", "ShapeError", "UsageError", *_FUNCTIONS]
+
+def _functions() -> dict:
+    """Every op's forward, VJP and JVP by name, from the records (NumPy loads here)."""
+    from .ops import ops
+
+    return {fn.__name__: fn for op in ops() for fn in (op.forward, op.vjp, op.jvp)}
 
 
 def __getattr__(name: str):
-    if name in _FUNCTIONS:
-        from .ops import ops
-
-        for op in ops():
-            for fn in (op.forward, op.vjp, op.jvp):
-                globals()[fn.__name__] = fn
-        return globals()[name]
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(f"module 'nnbridge.spec' has no attribute {name!r}")
+    functions = _functions()
+    if name == "__all__":
+        return _ERRORS + sorted(functions)
+    if name in functions:
+        globals().update(functions)
+        return functions[name]
     raise AttributeError(f"module 'nnbridge.spec' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_FUNCTIONS))
+    return sorted(set(globals()) | set(_functions()))
