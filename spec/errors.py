@@ -112,6 +112,16 @@ class Rule(enum.StrEnum):
     WORK_LIMIT = ("work_limit", "{name}={value} is above the limit of {limit}: {detail}", None,
                   True)
     USER_CODE = ("user_code", "{where}: {detail}", None, True)
+    # -- models: loading and tracing an nn.Module ------------------------------------------
+    MODEL_LOAD = ("model_load", "cannot load the model {spec!r}: {detail}",
+                  "name a Python file or module and a function returning the nn.Module, "
+                  "e.g. examples/models/unets.py:plain_unet", True)
+    MODEL_TRACE = ("model_trace", "cannot trace {where}: {detail}",
+                   "keep sizes out of Python control flow in forward(), or describe the "
+                   "network in a TOML/JSON description (docs/unet.md)", True)
+    UNKNOWN_OP = ("unknown_op", "{where}: {detail}",
+                  "the graph covers the layers listed in docs/models.md; describe the "
+                  "network in a TOML/JSON description (docs/unet.md) instead", True)
 
 
 class NNBridgeError(ValueError):

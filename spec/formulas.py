@@ -249,7 +249,7 @@ def _pool_out(r: Reading, n, k, s, p, d, ceil_mode, *, semantics: str, op: str, 
 
 
 def pool_out(n, kernel, stride, padding=0, dilation=1, ceil_mode=False, *,
-             semantics: str = "lean", op: str = "max"):
+             semantics: str = "lean", op: str = "max", rank: int | None = None):
     """Lean: ``(n + 2p - k) / s + 1``; torch: ``floor((n + 2p - d(k-1) - 1 [+ s-1]) / s) + 1``.
 
     Parameters
@@ -263,6 +263,9 @@ def pool_out(n, kernel, stride, padding=0, dilation=1, ceil_mode=False, *,
         ``"lean"`` or ``"torch"``.
     op
         ``"max"`` or ``"avg"``: the same formula; PyTorch's ``avg_pool3d`` adds one check.
+    rank
+        The layer's number of spatial axes, for a call on one axis of a 2-D or 3-D pool
+        (per-axis tuples carry their own); ``None``: 1 for a scalar call.
 
     Notes
     -----
@@ -278,9 +281,14 @@ def pool_out(n, kernel, stride, padding=0, dilation=1, ceil_mode=False, *,
         raise ShapeError(f"pool_out: ceil_mode must be a bool, got {shown(ceil_mode)} "
                          f"({type(ceil_mode).__name__})", rule=Rule.CEIL_MODE)
     ceil_mode = bool(ceil_mode)
+    args = (n, kernel, stride, padding, dilation)
+    scalar = not any(isinstance(a, (tuple, list)) for a in args)
+    if rank not in (None, 1, 2, 3):
+        raise ShapeError(f"pool_out: rank must be 1, 2 or 3, got {shown(rank)}",
+                         rule=Rule.AXIS_COUNT)
+    extra = {"rank": rank} if scalar and rank is not None else {}
     return _per_axis("pool_out", _pool_out, ("n", "kernel", "stride", "padding", "dilation"),
-                     (n, kernel, stride, padding, dilation), ceil_mode=ceil_mode,
-                     semantics=semantics, op=op)
+                     args, ceil_mode=ceil_mode, semantics=semantics, op=op, **extra)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """A UNet, described layer by layer, as far as sizes go.
 
 A :class:`UNetDescription` is a list of :class:`Level` s (encoder block, skip tap, down step;
-on the way back: up step, skip join, decoder block), a bottom block and a head. Each layer
-carries only what shapes depend on (kernel, stride, padding, dilation, ceil_mode,
-output_padding, an upsampling factor, an instance or batch norm). Every value is an ``int`` or a
-per-axis tuple (anisotropic 3D).
+on the way back: up step, skip join with an optional attention gate, decoder block), a bottom
+block and a head. Each layer carries only what shapes depend on (kernel, stride, padding,
+dilation, ceil_mode, output_padding, an upsampling factor, an instance or batch norm). Every
+value is an ``int`` or a per-axis tuple (anisotropic 3D).
 
 The flow along one axis of size ``n``::
 
@@ -13,10 +13,14 @@ The flow along one axis of size ``n``::
                x_{i+1} = down_i(e_i)
     bottom:    y = bottom(x_L)
     level i, from the deepest up:
-               u = up_i(y)
+               u = up_i(y)                   (resize, pad_to_skip: u = e_i)
+               gate_i: u == e_i              (an attention gate adds 1x1 convs of both)
                skip "concat"/"add": u == e_i;  "crop": e_i >= u (centre crop);  "none": -
                y = dec_convs_i(u)
     head:      out = head(y);   output "same": out == n
+
+Inside the lists: a residual unit adds its main path to its shortcut (the identity or a
+conv), ``main(x) == shortcut(x)``; a fixed-size block needs ``x == size``.
 
 Descriptions are built in Python, or read from TOML or JSON with :func:`from_dict` and
 :func:`load`; anything malformed raises :class:`~nnbridge.spec.errors.UsageError` naming the
@@ -47,8 +51,11 @@ __all__ = [
     "MAX_NESTING",
     "Conv",
     "ConvTranspose",
+    "Fixed",
     "Level",
+    "PadToSkip",
     "Pool",
+    "Residual",
     "Resize",
     "UNetDescription",
     "Upsample",
@@ -141,6 +148,11 @@ def _layer_list(owner: str, name: str, value: Any, limit: int = MAX_LAYERS) -> t
                          limit=limit, detail="real UNets have 4 to 7 levels and a few layers "
                                              "per step")
     return tuple(value)
+
+
+def _check_norm(owner: str, norm: Any) -> None:
+    if norm not in NORMS:
+        raise _bad(f"{owner}: norm must be one of {NORMS}, got {show(norm)}")
 
 
 def _on(value, axis: int):
@@ -279,6 +291,7 @@ class Upsample:
 
     def __post_init__(self):
         object.__setattr__(self, "scale", _param("upsample", "scale", self.scale, minimum=1))
+        _check_norm("upsample", self.norm)
 
     kind = "upsample"
 
@@ -299,6 +312,10 @@ class Resize:
     """``F.interpolate(x, size=skip.shape[2:])``: resize to the skip tap's size."""
 
     norm: str | None = None
+
+    def __post_init__(self):
+        _check_norm("resize", self.norm)
+
     kind = "resize"
 
     def strides(self):
@@ -312,31 +329,142 @@ class Resize:
 
 
 @dataclass(frozen=True)
+class PadToSkip:
+    """``F.pad(u, [diff // 2, diff - diff // 2])`` with ``diff = skip - u`` on each axis: pad
+    the up-sampled map to the skip tap's size (a negative ``diff`` crops), ``u -> skip``."""
+
+    norm: str | None = None
+
+    def __post_init__(self):
+        _check_norm("pad_to_skip", self.norm)
+
+    kind = "pad_to_skip"
+
+    def strides(self):
+        return ()
+
+    def label(self, axis: int) -> str:
+        return "pad to the skip's size"
+
+    def apply(self, size, axis: int, target=None):
+        return target
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """``x -> x``, defined only for ``x == size`` on each axis: a block over a fixed grid
+    (a positional embedding over a fixed number of tokens, UNETR's ViT)."""
+
+    size: Any = None
+    norm: str | None = None
+
+    def __post_init__(self):
+        if self.size is None:
+            raise _bad("fixed: size is required: the size the block needs, an integer or "
+                       "one per axis")
+        object.__setattr__(self, "size", _param("fixed", "size", self.size, minimum=1))
+        _check_norm("fixed", self.norm)
+
+    kind = "fixed"
+
+    def strides(self):
+        return ()
+
+    def label(self, axis: int) -> str:
+        return f"fixed size {_on(self.size, axis)}"
+
+    def apply(self, size, axis: int, target=None):
+        return size
+
+
+@dataclass(frozen=True)
+class Residual:
+    """``main(x) + shortcut(x)``, ``main = convs[-1](...convs[0](x))``, ``shortcut`` a conv or
+    the identity (``None``): the two sizes must agree (MONAI's ``ResidualUnit``); ``norm``
+    is a norm after the sum."""
+
+    convs: tuple = ()
+    shortcut: Conv | None = None
+    norm: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "convs", _layer_list("residual", "convs", self.convs))
+        if not self.convs:
+            raise _bad("residual: a residual unit needs at least one conv in convs")
+        for conv in self.convs:
+            if not isinstance(conv, Conv):
+                raise _bad(f"residual: convs hold convolutions only, got {show(conv)}")
+        if self.shortcut is not None and not isinstance(self.shortcut, Conv):
+            raise _bad(f"residual: shortcut is a conv or None (the identity), got "
+                       f"{show(self.shortcut)}")
+        _check_norm("residual", self.norm)
+        ranks = set()
+        for conv in self.parts():
+            ranks |= _rank_of(getattr(conv, f.name) for f in fields(conv))
+        if len(ranks) > 1:
+            raise ShapeError(f"residual: per-axis values have {sorted(ranks)} axes, one "
+                             "number of axes per unit", rule=Rule.AXIS_COUNT)
+
+    kind = "residual"
+
+    def parts(self) -> tuple:
+        """The convs of the main path, then the shortcut conv (if any)."""
+        return self.convs + ((self.shortcut,) if self.shortcut is not None else ())
+
+    def strides(self):
+        """The main path's stride, the product of its convs' (a per-axis tuple where one
+        of them is per-axis)."""
+        rank = next((len(c.stride) for c in self.convs if isinstance(c.stride, tuple)), None)
+        if rank is None:
+            return (math.prod(c.stride for c in self.convs),)
+        return (tuple(math.prod(_on(c.stride, a) for c in self.convs) for a in range(rank)),)
+
+    def label(self, axis: int) -> str:
+        count = len(self.convs)
+        return f"residual unit ({count} conv{'s' if count != 1 else ''})"
+
+
+#: What the block lists (a level's convs and dec_convs, bottom, head) hold.
+_BLOCK_LAYERS = (Conv, Residual, Fixed)
+
+
+@dataclass(frozen=True)
 class Level:
-    """One resolution level: encoder convs, the skip tap, the down step; up, join, decoder."""
+    """One resolution level: encoder convs, the skip tap, the down step; up, join, decoder.
+
+    ``gate=True`` puts an attention gate on the skip (Oktay et al. 2018; MONAI's
+    ``AttentionBlock``): it adds 1x1 convs of the up-sampled map and of the skip, so the two
+    must have the same size.
+    """
 
     convs: tuple = ()
     down: tuple = ()
     up: tuple = ()
     skip: str = "concat"
     dec_convs: tuple = ()
+    gate: bool = False
 
     def __post_init__(self):
         for name in ("convs", "down", "up", "dec_convs"):
             object.__setattr__(self, name, _layer_list("level", name, getattr(self, name)))
         if self.skip not in SKIPS:
             raise _bad(f"level: skip must be one of {SKIPS}, got {show(self.skip)}")
+        if not isinstance(self.gate, bool):
+            raise _bad(f"level: gate must be true or false, got {show(self.gate)}")
+        if self.gate and self.skip == "none":
+            raise _bad("level: an attention gate weighs the skip, and skip = 'none' has none")
         for layer in self.convs + self.dec_convs:
-            if not isinstance(layer, Conv):
-                raise _bad(f"level: convs hold convolutions only, got {show(layer)}")
+            if not isinstance(layer, _BLOCK_LAYERS):
+                raise _bad(f"level: convs hold convolutions, residual units and fixed-size "
+                           f"blocks, got {show(layer)}")
         for layer in self.down:
-            if not isinstance(layer, (Conv, Pool)):
-                raise _bad(f"level: a down step is a pool or a strided conv, got "
-                           f"{show(layer)}")
+            if not isinstance(layer, (Conv, Pool, Residual)):
+                raise _bad(f"level: a down step is a pool, a strided conv or a residual unit, "
+                           f"got {show(layer)}")
         for layer in self.up:
-            if not isinstance(layer, (ConvTranspose, Upsample, Resize, Conv)):
-                raise _bad(f"level: an up step is a transposed conv, an upsampling or a "
-                           f"resize, got {show(layer)}")
+            if not isinstance(layer, (ConvTranspose, Upsample, Resize, PadToSkip, Conv)):
+                raise _bad(f"level: an up step is a transposed conv, an upsampling, a resize, "
+                           f"a pad to the skip or a conv, got {show(layer)}")
 
 
 @dataclass(frozen=True)
@@ -391,8 +519,9 @@ class UNetDescription:
             if not isinstance(level, Level):
                 raise _bad(f"levels hold Level objects, got {show(level)}")
         for layer in self.bottom + self.head:
-            if not isinstance(layer, Conv):
-                raise _bad(f"bottom and head hold convolutions only, got {show(layer)}")
+            if not isinstance(layer, _BLOCK_LAYERS):
+                raise _bad(f"bottom and head hold convolutions, residual units and fixed-size "
+                           f"blocks, got {show(layer)}")
         if self.output not in OUTPUTS:
             raise _bad(f"output must be one of {OUTPUTS}, got {show(self.output)}")
         if self.training_batch is not None and (
@@ -407,30 +536,44 @@ class UNetDescription:
         if self.semantics != "torch":
             raise ShapeError("a general UNet description is evaluated in PyTorch semantics "
                              f"('torch'), got {show(self.semantics)}", rule=Rule.SEMANTICS)
-        ranks = set()
+        ranks, first = set(), None
         for layer in self.layers():
-            ranks |= _rank_of(getattr(layer, f.name) for f in fields(layer))
-        bad = ranks - {self.spatial_dims}
-        if bad:
-            raise ShapeError(f"per-axis values have {sorted(bad)} axes but spatial_dims is "
-                             f"{self.spatial_dims}", rule=Rule.AXIS_COUNT)
+            if isinstance(layer, Residual):  # its fields hold layers, yielded after it
+                continue
+            for f in fields(layer):
+                value = getattr(layer, f.name)
+                if isinstance(value, tuple) and len(value) != self.spatial_dims:
+                    ranks.add(len(value))
+                    kind = f"{layer.op}_pool" if isinstance(layer, Pool) else layer.kind
+                    first = first or f"{kind} {f.name}={show(list(value))}"
+        if ranks:
+            raise ShapeError(f"per-axis values have {sorted(ranks)} axes but spatial_dims is "
+                             f"{self.spatial_dims} (first: {first})", rule=Rule.AXIS_COUNT)
 
     @property
     def axis_names(self) -> tuple[str, ...]:
         return AXIS_NAMES[self.spatial_dims]
 
-    def layers(self):
+    def layers(self, nested: bool = True):
+        """Every layer in order: encoder, down, up, decoder per level; bottom; head. With
+        ``nested``, a residual unit is followed by its convs and its shortcut conv."""
         for level in self.levels:
-            yield from level.convs + level.down + level.up + level.dec_convs
-        yield from self.bottom + self.head
+            for layer in level.convs + level.down + level.up + level.dec_convs:
+                yield layer
+                if nested and isinstance(layer, Residual):
+                    yield from layer.parts()
+        for layer in self.bottom + self.head:
+            yield layer
+            if nested and isinstance(layer, Residual):
+                yield from layer.parts()
 
     def period_hint(self, axis: int) -> int:
         """The product of every stride (lcm with ``multiple_of``): a period of the valid set
-        from some threshold on, since each layer is ``floor((n + c) / s)`` or linear."""
-        import math
-
+        from some threshold on, since each layer is ``floor((n + c) / s)`` or linear. A
+        residual unit counts its main path once (a shortcut of another stride agrees with
+        it on finitely many sizes)."""
         period = 1
-        for layer in self.layers():
+        for layer in self.layers(nested=False):
             for stride in layer.strides():
                 period *= _on(stride, axis)
         if self.multiple_of is not None:
@@ -448,6 +591,9 @@ _LAYER_TYPES = {
     "conv_transpose": ConvTranspose,
     "upsample": Upsample,
     "resize": Resize,
+    "pad_to_skip": PadToSkip,
+    "residual": Residual,
+    "fixed": Fixed,
 }
 _LAYER_KEYS = {
     "conv": {f.name for f in fields(Conv)},
@@ -456,21 +602,31 @@ _LAYER_KEYS = {
     "conv_transpose": {f.name for f in fields(ConvTranspose)},
     "upsample": {f.name for f in fields(Upsample)},
     "resize": {f.name for f in fields(Resize)},
+    "pad_to_skip": {f.name for f in fields(PadToSkip)},
+    "residual": {f.name for f in fields(Residual)},
+    "fixed": {f.name for f in fields(Fixed)},
 }
 _LEVEL_KEYS = {f.name for f in fields(Level)}
 _TOP_KEYS = {f.name for f in fields(UNetDescription)} - {"semantics"} | {"depth", "level"}
 
 
-#: The layer types each list of a description takes; where there is more than one, every
-#: layer must name its ``type`` (a conv in ``down`` is never silently read as a pool).
+#: The layer types each list of a description takes (``residual_convs``: the main path and
+#: the shortcut of a residual unit).
 _LIST_TYPES = {
-    "convs": ("conv",),
-    "dec_convs": ("conv",),
-    "bottom": ("conv",),
-    "head": ("conv",),
-    "down": ("max_pool", "avg_pool", "conv"),
-    "up": ("conv_transpose", "upsample", "resize", "conv"),
+    "convs": ("conv", "residual", "fixed"),
+    "dec_convs": ("conv", "residual", "fixed"),
+    "bottom": ("conv", "residual", "fixed"),
+    "head": ("conv", "residual", "fixed"),
+    "down": ("max_pool", "avg_pool", "conv", "residual"),
+    "up": ("conv_transpose", "upsample", "resize", "pad_to_skip", "conv"),
+    "residual_convs": ("conv",),
 }
+
+#: The type of a layer that names none, in the lists that held convolutions alone (files
+#: written before they took other types); a layer in ``down`` or ``up`` must name its
+#: ``type`` (a conv in ``down`` is never silently read as a pool).
+_DEFAULT_TYPE = {"convs": "conv", "dec_convs": "conv", "bottom": "conv", "head": "conv",
+                 "residual_convs": "conv"}
 
 
 def _unknown(where: str, data: dict, allowed: set[str]) -> None:
@@ -480,14 +636,17 @@ def _unknown(where: str, data: dict, allowed: set[str]) -> None:
                    f"{', '.join(sorted(allowed))}", Rule.UNKNOWN_KEY)
 
 
-def _layer(where: str, data: Any, allowed: tuple[str, ...]) -> Any:
+def _layer(where: str, data: Any, role: str) -> Any:
+    """The layer in table ``data``, standing in a list of kind ``role`` (a key of
+    :data:`_LIST_TYPES`); ``where`` names it in errors."""
+    allowed = _LIST_TYPES[role]
     if not isinstance(data, dict):
         raise _bad(f"{where}: a layer is a table/object, got {show(data)}")
     data = dict(data)
-    if "type" not in data and len(allowed) > 1:
+    if "type" not in data and role not in _DEFAULT_TYPE:
         raise _bad(f"{where}: a layer here needs an explicit \"type\": one of "
                    f"{', '.join(allowed)}")
-    kind = data.pop("type", allowed[0])
+    kind = data.pop("type", _DEFAULT_TYPE.get(role))
     if not isinstance(kind, str) or kind not in _LAYER_TYPES:
         raise _bad(f"{where}: unknown layer type {show(kind)}; known: "
                    f"{', '.join(_LAYER_TYPES)}", Rule.UNKNOWN_NAME)
@@ -495,13 +654,17 @@ def _layer(where: str, data: Any, allowed: tuple[str, ...]) -> Any:
         raise _bad(f"{where}: a {kind} layer cannot stand here; this list takes "
                    f"{', '.join(allowed)}")
     _unknown(f"{where} ({kind})", data, _LAYER_KEYS[kind])
+    if kind == "residual":  # nested layers name their own path in errors
+        data["convs"] = _layers(f"{where}.convs", data.get("convs"), "residual_convs")
+        if data.get("shortcut") is not None:
+            data["shortcut"] = _layer(f"{where}.shortcut", data["shortcut"], "residual_convs")
     try:
         return _LAYER_TYPES[kind](**data)
     except (ShapeError, UsageError) as exc:
         raise type(exc)(f"{where}: {exc}", rule=exc.rule) from None
 
 
-def _layers(where: str, data: Any, allowed: tuple[str, ...]) -> tuple:
+def _layers(where: str, data: Any, role: str) -> tuple:
     if data is None:
         return ()
     if isinstance(data, dict):
@@ -509,16 +672,19 @@ def _layers(where: str, data: Any, allowed: tuple[str, ...]) -> tuple:
     if not isinstance(data, list):
         raise _bad(f"{where}: expected a list of layers, got {show(data)}")
     _layer_list(where, "layers", data)
-    return tuple(_layer(f"{where}[{i}]", item, allowed) for i, item in enumerate(data))
+    return tuple(_layer(f"{where}[{i}]", item, role) for i, item in enumerate(data))
 
 
 def _level(where: str, data: Any) -> Level:
     if not isinstance(data, dict):
         raise _bad(f"{where}: a level is a table/object, got {show(data)}")
     _unknown(where, data, _LEVEL_KEYS)
-    lists = {name: _layers(f"{where}.{name}", data.get(name), _LIST_TYPES[name])
+    lists = {name: _layers(f"{where}.{name}", data.get(name), name)
              for name in ("convs", "down", "up", "dec_convs")}
-    return Level(skip=data.get("skip", "concat"), **lists)
+    try:
+        return Level(skip=data.get("skip", "concat"), gate=data.get("gate", False), **lists)
+    except (ShapeError, UsageError) as exc:
+        raise type(exc)(f"{where}: {exc}", rule=exc.rule) from None
 
 
 def _check_nesting(data: Any) -> None:
@@ -545,9 +711,11 @@ def from_dict(data: Any) -> UNetDescription:
 
     ``levels`` is a list of level tables; or give one ``level`` table and a ``depth`` to
     repeat it. Layers are tables with a ``type`` (``conv``, ``max_pool``, ``avg_pool``,
-    ``conv_transpose``, ``upsample``, ``resize``) and their parameters; ``type`` may be left
-    out only where a list takes convolutions alone (``convs``, ``dec_convs``, ``bottom``,
-    ``head``): ``down`` and ``up`` layers name theirs.
+    ``conv_transpose``, ``upsample``, ``resize``, ``pad_to_skip``, ``residual``, ``fixed``)
+    and their parameters; the lists each take some of them (:data:`_LIST_TYPES`). In
+    ``convs``, ``dec_convs``, ``bottom``, ``head`` and a residual unit's ``convs`` and
+    ``shortcut``, a layer without ``type`` is a ``conv``; ``down`` and ``up`` layers name
+    theirs. The full format: ``docs/unet.md``.
 
     Raises
     ------
@@ -583,10 +751,8 @@ def from_dict(data: Any) -> UNetDescription:
         levels = tuple(_level(f"levels[{i}]", item) for i, item in enumerate(raw))
     kwargs = {k: data[k] for k in ("name", "spatial_dims", "output", "multiple_of",
                                    "training_batch") if k in data}
-    return UNetDescription(levels=levels,
-                           bottom=_layers("bottom", data.get("bottom"), _LIST_TYPES["bottom"]),
-                           head=_layers("head", data.get("head"), _LIST_TYPES["head"]),
-                           **kwargs)
+    return UNetDescription(levels=levels, bottom=_layers("bottom", data.get("bottom"), "bottom"),
+                           head=_layers("head", data.get("head"), "head"), **kwargs)
 
 
 def _read(path: Path) -> str:

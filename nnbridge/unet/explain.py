@@ -18,8 +18,8 @@ from nnbridge.spec import errors
 from nnbridge.spec.errors import ShapeError, UsageError
 from nnbridge.spec.formulas import MAX_SIZE
 
-from .description import UNetDescription, show
-from .obligations import Obligation, Trace, joint_obligations, trace
+from .description import show
+from .obligations import Obligation, Trace, as_graph, joint_obligations, trace
 from .rule import MAX_PERIOD, Rule, rule_for
 from .torchlean import TorchLeanUNet2
 
@@ -179,8 +179,8 @@ def resolve(description):
         from .presets import build_preset
 
         return build_preset(description)
-    if not isinstance(description, (UNetDescription, TorchLeanUNet2)):
-        raise UsageError(f"not a UNet description (a UNetDescription, a TorchLeanUNet2 or a "
+    if as_graph(description) is None and not isinstance(description, TorchLeanUNet2):
+        raise UsageError(f"not a network (a Graph, a UNetDescription, a TorchLeanUNet2 or a "
                          f"preset name): {show(description)}",
                          rule=errors.Rule.DESCRIPTION_VALUE)
     return description
@@ -193,11 +193,12 @@ def check_work(desc) -> None:
     A period above the rule's own limit is left for :func:`~nnbridge.unet.rule.rule_for`
     to refuse (``rule_period``).
     """
-    if not isinstance(desc, UNetDescription):
+    graph = as_graph(desc)
+    if graph is None:
         return  # TorchLean's UNet2: five stages, its period bounded by the rule itself
-    layers = sum(1 for _ in desc.layers()) + 1
-    for axis, name in enumerate(desc.axis_names):
-        period = desc.period_hint(axis)
+    layers = len(graph.nodes)
+    for axis, name in enumerate(graph.axis_names):
+        period = graph.period_hint(axis)
         if period <= MAX_PERIOD and period * layers > MAX_RULE_WORK:
             raise UsageError(errors.Rule.WORK_LIMIT, name=f"period x layers on axis {name}",
                              value=f"{period} x {layers}", limit=MAX_RULE_WORK,
@@ -228,7 +229,13 @@ def check(description, shape) -> CheckResult:
     sizes = parse_shape(shape, desc.spatial_dims)
     check_work(desc)
     traces = [trace(desc, axis, n) for axis, n in enumerate(sizes)]
-    joint = joint_obligations(traces)
+    graph = as_graph(desc)
+    if graph is None:
+        joint = joint_obligations(traces)
+    else:
+        from nnbridge.graph.evaluate import joint_obligations as graph_joint
+
+        joint = graph_joint(graph, sizes)
     rules = [rule_for(desc, axis) for axis in range(desc.spatial_dims)]
     singles = [set().union(*r.singles.values()) if r.singles else set() for r in rules]
     avoid = singles if all(singles) else None

@@ -21,8 +21,9 @@ with ``P`` the period hint (every stride multiplied, lcm ``multiple_of``),
   a skip's size, and each stride divides the stage's growth over ``P``: a stage grows by a
   constant ``D`` from ``n`` to ``n + P``. In the residue class ``n = R + r + kP`` a
   divisibility obligation is constant, an equality holds for all ``k``, one ``k`` or none,
-  and ``skip >= up`` for a ray of ``k``: the valid ``k`` form one interval, read from ONE
-  trace per class (and the growths from one more).
+  and ``skip >= up`` for a ray of ``k``: the valid ``k`` form one interval (and single
+  ``k`` where a broadcast meets a size of 1), read from two traces per class (``k = 0``
+  and ``k = 1``, which give each operand's growth).
 
 The derivation checks itself where it costs nothing (each traced verdict against its
 interval, every norm growing) and declines otherwise. The rule is then chosen from these
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from nnbridge.spec.errors import Rule as Rule_
 
 from .description import UNetDescription
-from .obligations import trace
+from .obligations import as_graph, trace
 
 __all__ = ["Rule", "derive_rule", "prove_rule", "rule_for"]
 
@@ -158,7 +159,8 @@ def _divisors(p: int) -> list[int]:
 
 
 def _runs(t) -> bool:
-    return all(o.holds for o in t.obligations if o.kind == "runs")
+    """Every layer runs: PyTorch raises nowhere (a norm on one value raises too)."""
+    return all(o.holds for o in t.obligations if o.kind in ("runs", "norm"))
 
 
 def _singles(t) -> dict:
@@ -193,41 +195,72 @@ def _k_interval(kind: str, a0: int, da: int, b0: int, db: int) -> tuple[int, flo
     return 0, g0 // -dg  # up to floor(g0 / -dg): empty when g0 < 0
 
 
-def _class_interval(desc, t, ref, step) -> tuple[int, float] | None:
+def _ones(a0: int, da: int) -> tuple[int, float] | None:
+    """The ``k >= 0`` where ``a0 + k*da == 1`` as an interval, or ``None`` for none."""
+    lo, hi = _k_interval("eq", a0, da, 1, 0)
+    return None if lo > hi else (lo, hi)
+
+
+def _class_interval(t, ref, step) -> tuple[int, float, set] | None:
     """The valid ``k`` of the class ``n = t.size + k*P`` (``ref``, ``step``: the traces at
-    some ``m >= R`` and ``m + P``, giving each operand's growth); ``None`` for an obligation
-    this derivation does not cover."""
-    lo, hi = 0, float("inf")
+    some ``m >= R`` and ``m + P``, giving each operand's growth): an interval ``lo..hi``
+    and a set of single ``k`` outside it (a broadcast through a size of 1); ``None`` for an
+    obligation this derivation does not cover."""
+    constraints = []  # per obligation: (lo, hi, [(lo, hi) alternatives])
     for o, o_ref, o_step in zip(t.obligations, ref.obligations, step.obligations, strict=True):
         if not o.name == o_ref.name == o_step.name:
             return None
-        if o.kind == "runs":
+        if o.kind in ("runs", "norm"):
             if not o.holds:  # a layer stops running above R: not monotone, not covered
                 return None
             continue
-        if o.kind in ("exact", "check"):  # a stride or multiple_of divides the growth
+        relation = o.relation
+        if relation == "divides":  # a stride or multiple_of divides the growth: constant
             if not o.holds:
-                return 1, 0
+                return 1, 0, set()
             continue
-        if o.kind == "skip":
-            skip = desc.levels[int(o.name.removeprefix("skip"))].skip
-            kind, a, b = ("eq", "up", "skip") if skip in ("concat", "add") else ("ge", "skip",
-                                                                                   "up")
-        elif o.kind == "output":
-            kind, a, b = "eq", "out", "in"
-        else:
+        if relation not in ("eq", "ge", "broadcast") or not (
+                len(o.operands) == len(o_ref.operands) == len(o_step.operands) == 2):
             return None
-        grow = {key: o_step.values[key] - o_ref.values[key] for key in (a, b)}
-        k_lo, k_hi = _k_interval(kind, o.values[a], grow[a], o.values[b], grow[b])
-        lo, hi = max(lo, k_lo), min(hi, k_hi)
-    return lo, hi
+        (a, b), (a_ref, b_ref), (a_step, b_step) = o.operands, o_ref.operands, o_step.operands
+        da, db = a_step - a_ref, b_step - b_ref
+        k_lo, k_hi = _k_interval("ge" if relation == "ge" else "eq", a, da, b, db)
+        alternatives = []
+        if relation == "broadcast":  # or one operand is 1
+            alternatives = [x for x in (_ones(a, da), _ones(b, db)) if x is not None]
+        constraints.append((k_lo, k_hi, alternatives))
+    lo, hi = 0, float("inf")
+    for k_lo, k_hi, alternatives in constraints:
+        if not alternatives:
+            lo, hi = max(lo, k_lo), min(hi, k_hi)
+    extras = set()
+    candidates = {k for c in constraints for a_lo, a_hi in c[2] if a_lo == a_hi
+                  for k in (a_lo,)}
+    for c in constraints:
+        for _a_lo, a_hi in c[2]:
+            if a_hi == float("inf"):  # an operand stays 1: the alternative always holds
+                return None
+    base = [(k_lo, k_hi) for k_lo, k_hi, alternatives in constraints if alternatives]
+    for c_lo, c_hi in base:  # broadcasts: their equality intervals narrow the interval
+        lo, hi = max(lo, c_lo), min(hi, c_hi)
+    for k in candidates:
+        if not lo <= k <= hi and all(
+                k_lo <= k <= k_hi or any(a_lo <= k <= a_hi for a_lo, a_hi in alternatives)
+                for k_lo, k_hi, alternatives in constraints):
+            extras.add(k)
+    return lo, hi, extras
+
+
+def _broadcasts(graph) -> bool:
+    """Whether an elementwise op of several tensors may broadcast a size of 1."""
+    return any(node.op == "broadcast" and len(node.inputs) > 1 for node in graph.nodes)
 
 
 def _closed(desc, axis: int, upto: int, period: int):
     """``ok``, ``runs`` and ``singles`` on ``1..upto`` as :func:`_scan` gives them, from the
     structure (module docstring): a bisection for ``R`` and one trace per residue class mod
     ``period``. ``None`` where the description is not one this derivation covers."""
-    if not isinstance(desc, UNetDescription):
+    if as_graph(desc) is None:
         return None
     traced: dict = {}
 
@@ -246,6 +279,12 @@ def _closed(desc, axis: int, upto: int, period: int):
             lo = mid + 1
     first = lo
     ok, runs, singles = [False] * (upto + 1), [False] * (upto + 1), [{}] * upto
+    if _broadcasts(as_graph(desc)):
+        # a broadcast through a size of 1 can make a later size fall as n grows: below R
+        # nothing is assumed, every size is traced
+        for n in range(1, min(first, upto + 1)):
+            t = at(n)
+            ok[n], runs[n], singles[n - 1] = bool(t.valid), _runs(t), _singles(t)
     if first > upto:
         return ok, runs, singles
     ref, step = at(first), at(first + period)
@@ -254,15 +293,24 @@ def _closed(desc, axis: int, upto: int, period: int):
             return None
     for r in range(min(period, upto - first + 1)):
         t = at(first + r)
-        interval = _class_interval(desc, t, ref, step)
+        # each class' own growth: a crop's clamped bounds grow differently per class
+        t_step = at(first + r + period)
+        interval = _class_interval(t, t, t_step)
         if interval is None:
             return None
-        k_lo, k_hi = interval
-        if (k_lo <= 0 <= k_hi) != bool(t.valid) or (
-                r == 0 and (k_lo <= 1 <= k_hi) != bool(step.valid)):
+        k_lo, k_hi, extras = interval
+
+        def valid_k(k, k_lo=k_lo, k_hi=k_hi, extras=extras):
+            return k_lo <= k <= k_hi or k in extras
+
+        if valid_k(0) != bool(t.valid) or valid_k(1) != bool(t_step.valid):
             return None  # the traced verdicts disagree with the intervals: not covered
-        for k in range(k_lo, int(min(k_hi, (upto - first - r) // period)) + 1):
+        last = (upto - first - r) // period
+        for k in range(k_lo, int(min(k_hi, last)) + 1):
             ok[first + r + k * period] = True
+        for k in extras:
+            if k <= last:
+                ok[first + r + k * period] = True
         singles[first + r - 1] = _singles(t)  # above k = 0 every norm sees more than 1
     for n in range(first, upto + 1):
         runs[n] = True
@@ -384,7 +432,7 @@ def rule_for(desc, axis: int) -> Rule:
     if key in _CACHE:
         return replace(_CACHE[key], axis=desc.axis_names[axis])
     rule = _derive_and_prove(desc, axis, "auto")
-    if rule.status == "refuted" and isinstance(desc, UNetDescription):
+    if rule.status == "refuted" and as_graph(desc) is not None:
         rule = _derive_and_prove(desc, axis, "scan")  # never let the closed verdicts cost a proof
     _CACHE[key] = rule
     return replace(rule, axis=desc.axis_names[axis])
@@ -403,7 +451,7 @@ def _derive_and_prove(desc, axis: int, method: str) -> Rule:
 
 def _same_axes(desc) -> bool:
     """True when no value differs between axes (the rule is then the same statement)."""
-    if not hasattr(desc, "layers"):
+    if not isinstance(desc, UNetDescription):
         return False
     from dataclasses import fields as dc_fields
 

@@ -153,13 +153,19 @@ def test_planted_wrong_period_is_caught(name):
 
 
 def test_planted_wrong_period_differs_from_the_scan_and_is_refuted():
-    """smp at half its period passes the derivation's own checks: the comparison with the
-    scan catches it, and Z3 refutes the rule proposed from it."""
+    """smp at half its period: the derivation declines (a class' trace at k = 1 disagrees
+    with its interval) or differs from the scan; and a rule proposed from verdicts with a
+    planted wrong class is refuted by Z3 with a counterexample."""
     desc = build_preset("smp")
     hint, scan = _window(desc, 0)
+    scanned = rule_module._scan(desc, 0, scan)
     planted = rule_module._closed(desc, 0, scan, hint // 2)
-    assert planted is not None and planted != rule_module._scan(desc, 0, scan)
-    bad = rule_module._propose(desc, 0, scan, hint, *planted)
+    assert planted is None or planted != scanned
+    ok, runs, singles = scanned
+    wrong = list(ok)
+    for n in range(hint, scan + 1, hint):  # every multiple of the period flipped
+        wrong[n] = not wrong[n]
+    bad = rule_module._propose(desc, 0, scan, hint, wrong, runs, singles)
     assert bad != derive_rule(desc, 0, method="scan")
     verdict = prove_rule(desc, 0, bad)
     assert verdict.status == "refuted"
