@@ -169,7 +169,8 @@ class Graph:
     channels: int | None = None
 
     def __post_init__(self):
-        if self.spatial_dims not in AXIS_NAMES or isinstance(self.spatial_dims, bool):
+        if (isinstance(self.spatial_dims, bool) or not isinstance(self.spatial_dims, int)
+                or self.spatial_dims not in AXIS_NAMES):
             raise UsageError(f"spatial_dims must be 1, 2 or 3, got {self.spatial_dims!r}",
                              rule=Rule.DESCRIPTION_VALUE)
         if self.output_mode not in ("same", "any"):
@@ -206,6 +207,16 @@ class Graph:
             object.__setattr__(self, "output", nodes[-1].name)
         elif self.output not in seen:
             raise UsageError(f"output {self.output!r} is not a node", rule=Rule.DESCRIPTION_VALUE)
+        if self.channels is not None and (
+                isinstance(self.channels, bool) or not isinstance(self.channels, int)
+                or not 1 <= self.channels <= 2**31):
+            raise UsageError(f"channels must be an integer in 1..2**31, got {self.channels!r}",
+                             rule=Rule.DESCRIPTION_VALUE)
+        object.__setattr__(self, "_key", (
+            self.spatial_dims, self.output, self.output_mode, self.mode, self.batch,
+            self.channels, tuple((n.name, n.op, n.inputs, repr(sorted(n.params.items(), key=str)))
+                                 for n in nodes)))
+        object.__setattr__(self, "_hash", hash(self._key))
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -214,15 +225,13 @@ class Graph:
     @property
     def key(self) -> tuple:
         """What identifies the graph's sizes (a cache key)."""
-        return (self.spatial_dims, self.output, self.output_mode, self.mode, self.batch,
-                tuple((n.name, n.op, n.inputs, repr(sorted(n.params.items(), key=str)))
-                      for n in self.nodes))
+        return self._key
 
     def __hash__(self):
-        return hash(self.key)
+        return self._hash
 
     def __eq__(self, other):
-        return isinstance(other, Graph) and self.key == other.key
+        return isinstance(other, Graph) and (self is other or self._key == other._key)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

@@ -166,11 +166,11 @@ class Context:
     def agree(self, node, a: Dim, b: Dim, *, broadcast=False, position=None, what=None) -> Dim:
         """Two operands' dims must be equal (or one of them 1 under broadcasting)."""
         axes = a.axes | b.axes
-        word = what or ("broadcast" if broadcast else "sizes")
-        at = "" if position is None else f" at dim {position}"
+        op = node.params.get("fn", "add") if node.op == "broadcast" else node.op
         statement = node.params.get("statement") or (
-            f"{node.op if node.op != 'broadcast' else node.params.get('fn', 'add')}: "
-            f"operand {word}{at} agree" + (" (or one is 1)" if broadcast else ""))
+            f"{op} operands agree" + ("" if what is None else f" in {what}")
+            + ("" if position is None else f" at dim {position}")
+            + (" (or one is 1)" if broadcast else ""))
         kind = node.params.get("kind", "agree")
         names = node.params.get("names", ("lhs", "rhs"))
         if a.value is None or b.value is None:

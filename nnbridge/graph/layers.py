@@ -273,7 +273,7 @@ def _broadcast(ctx, node, ins):
         dims = [s[len(s) - rank + k] for s in ins if len(s) - rank + k >= 0]
         result = dims[0]
         for d in dims[1:]:
-            result = ctx.agree(node, result, d, broadcast=True, position=k - rank)
+            result = ctx.agree(node, result, d, broadcast=True, position=k)
         out.append(result)
     return tuple(out)
 

@@ -194,18 +194,30 @@ def _where(node, path: str) -> str:
     stack = node.meta.get("nn_module_stack") or {}
     inner = list(stack.keys())[-1] if stack else ""
     full = ".".join(p for p in (path, inner) if p) or "the model's forward"
-    trace = node.meta.get("stack_trace") or ""
-    lines = [line.strip() for line in trace.strip().splitlines()]
-    files = [line for line in lines if line.startswith("File ")]
-    if files:
-        last = files[-1]
-        code = lines[-1] if lines and not lines[-1].startswith("File ") else ""
-        parts = last.split(", ")
+    frames = _frames(node.meta.get("stack_trace") or "")
+    if frames:
+        file, line, code = frames[-1]
+        site = f"{file.rsplit('/', 1)[-1]}:{line}" + (f": {code}" if code else "")
+        return f"{full} ({site})"
+    return full
+
+
+def _frames(stack_trace: str) -> list[tuple[str, str, str]]:
+    """``(file, line, code)`` of each frame of a recorded stack trace outside torch."""
+    found = []
+    lines = stack_trace.strip().splitlines()
+    for i, text in enumerate(lines):
+        text = text.strip()
+        if not text.startswith("File "):
+            continue
+        parts = text.split(", ")
         file = parts[0].removeprefix("File ").strip('"')
         line = parts[1].removeprefix("line ") if len(parts) > 1 else "?"
-        return f"{full} ({file.rsplit('/', 1)[-1]}:{line}: {code})" if code else \
-            f"{full} ({file.rsplit('/', 1)[-1]}:{line})"
-    return full
+        code = lines[i + 1].strip() if i + 1 < len(lines) and not lines[i + 1].strip(
+            ).startswith("File ") else ""
+        if "/torch/" not in file:
+            found.append((file, line, code))
+    return found
 
 
 def _make_tracer(torch):
@@ -810,7 +822,8 @@ def from_torch(module, spatial_dims: int = 2, mode: str = "eval", batch: int = 1
     if not isinstance(module, torch.nn.Module):
         raise UsageError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}",
                          rule=Rule.DESCRIPTION_VALUE)
-    if spatial_dims not in (1, 2, 3) or isinstance(spatial_dims, bool):
+    if (isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int)
+            or spatial_dims not in (1, 2, 3)):
         raise UsageError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}",
                          rule=Rule.DESCRIPTION_VALUE)
     if mode not in ("eval", "train"):
@@ -822,6 +835,9 @@ def from_torch(module, spatial_dims: int = 2, mode: str = "eval", batch: int = 1
         from .running import first_in_channels
 
         channels = first_in_channels(module)
+    elif isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 2**31:
+        raise UsageError(f"channels must be an integer in 1..2**31, got {channels!r}",
+                         rule=Rule.DESCRIPTION_VALUE)
     modes = {m: m.training for m in module.modules()}
     module.train(mode == "train")
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .obligations import trace
+from .obligations import as_graph, trace
 
 __all__ = ["ClosedChain", "chain_targets", "closed_forms"]
 
@@ -27,13 +27,17 @@ class ClosedChain:
 
 
 def chain_targets(desc) -> tuple[str, ...]:
-    """The stages worth a closed form: the bottom and the output (``UNetDown``, ``UNetUp``
-    for TorchLean's UNet2)."""
-    if not hasattr(desc, "levels"):
+    """The stages worth a closed form: the bottom (the last stage at the least size) and
+    the output (``UNetDown``, ``UNetUp`` for TorchLean's UNet2)."""
+    if as_graph(desc) is None:
         return ("down", "up")
-    stages = [name for name, _ in trace(desc, 0, 10**6).stages]
-    first_up = next((i for i, s in enumerate(stages) if s.startswith("up")), len(stages))
-    return (stages[first_up - 1], stages[-1])
+    stages = [(name, size) for name, size in trace(desc, 0, 10**6).stages[1:]
+              if size is not None]
+    if not stages:
+        return ()
+    least = min(size for _, size in stages)
+    bottom = [name for name, size in stages if size == least][-1]
+    return tuple(dict.fromkeys((bottom, stages[-1][0])))
 
 
 def _stage(desc, axis, stage):
@@ -51,11 +55,18 @@ def closed_forms(desc, axis: int, lower: int = 1) -> list[ClosedChain]:
     from nnbridge.proofs.engine import ClosedForm, Obligation, check
 
     found = []
+    graph = as_graph(desc)
+    if graph is not None and any(node.op == "slice" for node in graph.nodes):
+        # a crop whose bounds are computed from sizes at run time: clamped indices, which
+        # SymPy expands into nested piecewise forms it cannot simplify in useful time
+        return [ClosedChain(stage, "not derived: the chain passes a slice computed from "
+                            "sizes at run time", lower, "skipped")
+                for stage in chain_targets(desc)]
     for stage in chain_targets(desc):
         chain = _stage(desc, axis, stage)
         try:
             derived = derive(chain, lower=lower)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:  # SymPy's PrecisionExhausted
             found.append(ClosedChain(stage, f"no closed form recognised ({exc})", lower,
                                      "error"))
             continue

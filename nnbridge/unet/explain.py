@@ -99,8 +99,9 @@ class CheckResult:
         if failure is not None:
             axis, ob = failure
             values = ", ".join(f"{k}={v}" for k, v in ob.values.items())
+            at = f" at {ob.where}" if ob.where and ob.where != ob.name else ""
             lines.append(f"first broken obligation on {axis}: {ob.name}: {ob.statement}"
-                         + (f" ({values})" if values else ""))
+                         + (f" ({values})" if values else "") + at)
         for a in self.axes:
             joint_bad = any(not o.holds for o in self.joint)
             if a.valid and not joint_bad:

@@ -354,6 +354,7 @@ def _propose(desc, axis: int, scan: int, hint: int, ok, runs, singles) -> Rule:
     period, threshold = best or (hint, max(1, scan - 2 * hint))
     residues = tuple(sorted({n % period for n in range(threshold, threshold + period)
                              if ok[n]}))
+    period, residues = _smallest_period(period, residues)
     # lower the threshold while the periodic rule still describes ok exactly
     while threshold > 1 and ok[threshold - 1] == ((threshold - 1) % period in residues):
         threshold -= 1
@@ -364,6 +365,17 @@ def _propose(desc, axis: int, scan: int, hint: int, ok, runs, singles) -> Rule:
             found.setdefault(name, []).append(n)
     return Rule(desc.axis_names[axis], threshold, period, residues, exceptions,
                 runs_from=min(runs_from, scan), singles={k: tuple(v) for k, v in found.items()})
+
+
+def _smallest_period(period: int, residues: tuple) -> tuple[int, tuple]:
+    """The same set of residues with the least period that describes it (all 16 residues
+    mod 16 are "any size": period 1)."""
+    chosen = set(residues)
+    for p in _divisors(period):
+        reduced = {r % p for r in chosen}
+        if {r for r in range(period) if r % p in reduced} == chosen:
+            return p, tuple(sorted(reduced))
+    return period, residues
 
 
 def _rule_term(rule: Rule, n):
