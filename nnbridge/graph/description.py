@@ -91,6 +91,7 @@ class _Builder:
             if layer.shortcut is not None:
                 short = self.layer(f"{name}_shortcut", layer.shortcut, x, f"{where}.shortcut")
             out = self.add(name, "broadcast", [main, short], where, fn="add", kind="agree",
+                           strict=True,
                            names=("main", "shortcut"),
                            statement="residual: the main path and the shortcut agree")
         else:  # pragma: no cover - the description's own validation admits no other kind
@@ -133,11 +134,11 @@ def from_description(desc) -> Graph:
         where = f"levels[{i}].skip"
         if getattr(level, "gate", False):
             b.add(f"gate{i}", "broadcast", [x, tap], f"levels[{i}].gate", fn="add",
-                  kind="skip", names=("up", "skip"),
+                  kind="skip", names=("up", "skip"), strict=True,
                   statement="attention gate: the up-sampled size equals the skip's")
         if level.skip in ("concat", "add"):
             x = b.add(f"skip{i}", "cat" if level.skip == "concat" else "broadcast", [tap, x],
-                      where, dim=1, fn="add", kind="skip", names=("skip", "up"),
+                      where, dim=1, fn="add", kind="skip", names=("skip", "up"), strict=True,
                       statement=f"{level.skip}: the up-sampled size equals the skip's")
         elif level.skip == "crop":
             cropped = b.add(f"skip{i}", "crop", [tap, x], where, kind="skip",

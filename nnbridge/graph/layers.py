@@ -266,14 +266,16 @@ def _crop(ctx, node, ins):
 
 
 def _broadcast(ctx, node, ins):
-    """Elementwise ops on several tensors: dims aligned from the right, equal or 1."""
+    """Elementwise ops on several tensors: dims aligned from the right, equal or 1
+    (``strict``: equal, as a description's ``add`` skip and residual units state)."""
     rank = max(len(s) for s in ins)
+    loose = not node.params.get("strict", False)
     out = []
     for k in range(rank):
         dims = [s[len(s) - rank + k] for s in ins if len(s) - rank + k >= 0]
         result = dims[0]
         for d in dims[1:]:
-            result = ctx.agree(node, result, d, broadcast=True, position=k)
+            result = ctx.agree(node, result, d, broadcast=loose, position=k)
         out.append(result)
     return tuple(out)
 
