@@ -267,7 +267,8 @@ def _crop(ctx, node, ins):
 
 def _broadcast(ctx, node, ins):
     """Elementwise ops on several tensors: dims aligned from the right, equal or 1
-    (``strict``: equal, as a description's ``add`` skip and residual units state)."""
+    (``strict``: spatial sizes equal, as a description's ``add`` skip, gate and residual
+    units state; descriptions carry no channel counts, so constant dims are not compared)."""
     rank = max(len(s) for s in ins)
     loose = not node.params.get("strict", False)
     out = []
@@ -275,6 +276,8 @@ def _broadcast(ctx, node, ins):
         dims = [s[len(s) - rank + k] for s in ins if len(s) - rank + k >= 0]
         result = dims[0]
         for d in dims[1:]:
+            if not loose and not result.axes and not d.axes:
+                continue
             result = ctx.agree(node, result, d, broadcast=loose, position=k)
         out.append(result)
     return tuple(out)
