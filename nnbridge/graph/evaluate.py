@@ -258,20 +258,63 @@ def evaluate(graph: Graph, sizes: tuple) -> Evaluation:
     """Every node's shape and every obligation, the input's spatial sizes being ``sizes``
     (ints, Z3 or SymPy terms; ``None`` leaves an axis out)."""
     ctx = Context(graph, tuple(sizes))
+    memo = None if ctx.symbolic else _memo(graph)
     for node in graph.nodes:
         ctx.node = node
+        key = None
+        if memo is not None and node.op != "input":
+            # a node's shape and obligations are a function of the shapes it reads
+            key = (node.name, tuple(ctx.shapes.get(name) for name in memo.refs[node.name]))
+            hit = memo.results.get(key)
+            if hit is not None:
+                ctx.shapes[node.name] = hit[0]
+                ctx.obligations.extend(hit[1])
+                ctx.norms.extend(hit[2])
+                continue
+            seen = len(ctx.obligations), len(ctx.norms)
         ins = [ctx.shapes.get(name) for name in node.inputs]
         if any(s is None for s in ins):
             ctx.shapes[node.name] = None
             ctx._add(node, f"{node.op} runs", False, frozenset(range(graph.spatial_dims)),
                      "runs", reached=False)
-            continue
-        ctx.shapes[node.name] = OPS[node.op].shape(ctx, node, ins)
+        else:
+            ctx.shapes[node.name] = OPS[node.op].shape(ctx, node, ins)
+        if key is not None:
+            memo.store(key, (ctx.shapes[node.name], tuple(ctx.obligations[seen[0]:]),
+                             tuple(ctx.norms[seen[1]:])))
     out = ctx.shapes.get(graph.output)
     ctx.node = graph.nodes[-1]
     if graph.output_mode == "same":
         _output_same(ctx, graph, out)
     return Evaluation(ctx.shapes, ctx.obligations, ctx.norms, {})
+
+
+class _Memo:
+    """Int results per node, keyed by the shapes it reads (bounded): in the traces of a rule
+    derivation most nodes see the same shapes again (a size past a pooling repeats; a token
+    grid left out of a per-axis trace is the same for every size)."""
+
+    LIMIT = 200_000
+
+    def __init__(self, graph: Graph):
+        self.refs = {node.name: tuple(sorted(node.refs())) for node in graph.nodes}
+        self.results: dict = {}
+
+    def store(self, key, value) -> None:
+        if len(self.results) >= self.LIMIT:
+            self.results.clear()
+        try:
+            self.results[key] = value
+        except TypeError:  # a shape that cannot be a key (not expected for ints)
+            pass
+
+
+def _memo(graph: Graph) -> _Memo:
+    memo = graph.__dict__.get("_memo")
+    if memo is None:
+        memo = _Memo(graph)
+        object.__setattr__(graph, "_memo", memo)
+    return memo
 
 
 def _output_same(ctx: Context, graph: Graph, out) -> None:

@@ -398,13 +398,22 @@ def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) 
     valid = t.valid
     valid = z3.BoolVal(valid) if isinstance(valid, bool) else valid
     goals = [(valid, _rule_term(rule, n))]
+    if rule.runs_from > 1:  # every layer runs from runs_from on
+        runs = [o.holds for o in t.obligations if o.kind in ("runs", "norm")]
+        goals.append((z3.Or(n < rule.runs_from, *[z3.And(*runs)] if runs else [True]),
+                      z3.BoolVal(True)))
     norms = {name: size for name, size, _ in t.norms}
     for name in norms:
         sizes = rule.singles.get(name, ())
         goals.append((z3.And(valid, norms[name] == 1),
                       z3.Or(*[n == s for s in sizes]) if sizes else z3.BoolVal(False)))
     status, cex = "proved", None
-    for lhs, rhs in goals:
+    whole = z3.Solver()  # all goals at once: one call when the rule holds
+    whole.set("timeout", timeout_ms)
+    whole.add(n >= 1, z3.Or(*[lhs != rhs for lhs, rhs in goals]))
+    if whole.check() == z3.unsat:
+        goals = []
+    for lhs, rhs in goals:  # else goal by goal: which one fails, its least counterexample
         s = z3.Solver()
         s.set("timeout", timeout_ms)
         s.add(n >= 1, lhs != rhs)
@@ -443,11 +452,33 @@ def rule_for(desc, axis: int) -> Rule:
     key = (desc, axis if not _same_axes(desc) else 0)
     if key in _CACHE:
         return replace(_CACHE[key], axis=desc.axis_names[axis])
-    rule = _derive_and_prove(desc, axis, "auto")
+    rule = _from_other_axes(desc, axis) or _derive_and_prove(desc, axis, "auto")
     if rule.status == "refuted" and as_graph(desc) is not None:
         rule = _derive_and_prove(desc, axis, "scan")  # never let the closed verdicts cost a proof
     _CACHE[key] = rule
     return replace(rule, axis=desc.axis_names[axis])
+
+
+def _from_other_axes(desc, axis: int) -> Rule | None:
+    """A rule already proved on another axis of the same network, proved again on this
+    one (most networks treat their axes alike: one proof instead of a derivation), or
+    ``None``. Which sizes no layer runs on is checked too (``runs_from``)."""
+    tried: list[Rule] = []
+    for other in range(len(desc.axis_names)):
+        found = _CACHE.get((desc, other))
+        if other == axis or found is None or found.status != "proved":
+            continue
+        proposal = replace(found, axis=desc.axis_names[axis], status="not checked",
+                           counterexample=None, seconds=0.0)
+        if proposal in tried:
+            continue
+        tried.append(proposal)
+        if proposal.runs_from > 1 and _runs(trace(desc, axis, proposal.runs_from - 1)):
+            continue  # layers run below: runs_from differs on this axis
+        proved = prove_rule(desc, axis, proposal)
+        if proved.status == "proved":
+            return proved
+    return None
 
 
 def _derive_and_prove(desc, axis: int, method: str) -> Rule:
