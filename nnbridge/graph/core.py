@@ -240,14 +240,19 @@ class Graph:
         raise KeyError(name)
 
     def period_hint(self, axis: int) -> int:
-        """The product of every stride on ``axis`` (and the denominators of fractional
-        scales): a period of the valid set from some threshold on."""
+        """A period of the valid set from some threshold on: the lcm over nodes of the
+        product of the strides (and fractional scales' denominators, and the multiples a
+        network requires) on the node's way from the input. A node's sizes repeat their
+        pattern with that period; parallel branches need only the lcm."""
+        import math
+
         from .layers import OPS
 
-        period = 1
+        reach: dict[str, int] = {}
         for node in self.nodes:
-            period *= OPS[node.op].period(node, axis)
-        return period
+            upstream = math.lcm(1, *(reach[name] for name in node.refs()))
+            reach[node.name] = upstream * OPS[node.op].period(node, axis)
+        return math.lcm(1, *reach.values())
 
     def summary(self) -> str:
         ops: dict[str, int] = {}

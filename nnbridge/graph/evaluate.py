@@ -154,6 +154,8 @@ class Context:
         try:
             with conditions() as conds:
                 out = fn(d.value)
+            if node.params.get("semantics", "torch") != "torch" and not conds:
+                return Dim(out, axes)  # TorchLean's formulas are total: nothing to run
         except ShapeError as exc:
             values = {} if self.symbolic else {"in": d.value}
             self._add(node, f"{label} runs: {exc}", False, axes, "runs", values)

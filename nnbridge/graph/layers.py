@@ -20,6 +20,8 @@ from fractions import Fraction
 
 from nnbridge.spec.errors import Rule, UsageError
 
+from .core import Size
+
 __all__ = ["OPS", "OpRule", "check_op"]
 
 
@@ -461,8 +463,11 @@ def _require(ctx, node, ins):
 
 
 def _require_period(node, axis):
-    a = node.params["a"]
+    a, b = node.params["a"], node.params["b"]
     if node.params["relation"] == "divides" and a.op == "const":
+        if isinstance(b, Size) and b.op == "dim" and b.args[0] == "input" and \
+                b.args[1] >= 0 and b.args[1] != 2 + axis:
+            return 1  # a condition on another axis of the input
         return a.args[0]
     return 1
 

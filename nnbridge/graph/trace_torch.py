@@ -103,10 +103,14 @@ class _Converter:
         """The FX graph of ``module``; a clear error where FX cannot trace it."""
         torch = self.torch
         tracer = _make_tracer(torch)
+        patched = _patch_checks(tracer, module)
         try:
             graph = tracer.trace(module)
         except Exception as exc:  # FX raises many kinds; each becomes one clear error
             raise _trace_error(exc, tracer, module, path) from None
+        finally:
+            for attr in patched:
+                delattr(module, attr)
         return graph
 
     def run_module(self, module, path: str, args: list):
@@ -232,6 +236,41 @@ def _make_tracer(torch):
             return isinstance(m, leaves) or super().is_leaf_module(m, qualname)
 
     return Tracer()
+
+
+def _divisible_by(sizes, multiple):
+    """Recorded in a traced graph in place of a module's own size check: every size in
+    ``sizes`` is a multiple of ``multiple`` (the module raises otherwise)."""
+    raise RuntimeError("a marker for traced graphs, never called")  # pragma: no cover
+
+
+def _patch_checks(tracer, module) -> list[str]:
+    """Replace the size checks a module makes with numpy (which FX cannot trace) by a
+    recorded call of the same meaning; the attributes set, to delete after tracing."""
+    name, where = type(module).__name__, type(module).__module__
+    if name == "SwinUNETR" and where.startswith("monai.") and hasattr(module, "patch_size"):
+        multiple = int(module.patch_size) ** 5  # MONAI: divisible by patch_size**5
+
+        def check(spatial_shape):
+            tracer.create_proxy("call_function", _divisible_by, (spatial_shape, multiple), {})
+
+        object.__setattr__(module, "_check_input_size", check)
+        return ["_check_input_size"]
+    return []
+
+
+def _divisible_fn(c: _Converter, args, kwargs, where, name):
+    sizes, multiple = args
+    sizes = sizes if isinstance(sizes, (tuple, list)) else (sizes,)
+    for i, size in enumerate(sizes):
+        if not isinstance(size, Size) or size.op != "dim":
+            c.unknown(where, "a size check on values that are not a tensor's sizes")
+        tensor, axis = size.args
+        c.add("require", [_Tensor(tensor)], where, f"{name}.{i}", c.ranks[tensor],
+              relation="divides", a=const(multiple), b=size, kind="check",
+              names=("multiple", "size"),
+              statement=f"the model requires spatial dim {axis} divisible by {multiple}")
+    return None
 
 
 def _trace_error(exc, tracer, module, path) -> UsageError:
@@ -437,6 +476,61 @@ def _rearrange_module(c: _Converter, m, path, args, kwargs):
     return c.add("reshape", [moved], path, f"{path}.merge", len(rgroups), sizes=tuple(merged))
 
 
+def _patch_embed_module(c: _Converter, m, path, args, kwargs):
+    """MONAI's ``PatchEmbed``: pad the end of each axis to a multiple of the patch, then
+    the patch convolution (kernel = stride = patch); an optional norm keeps the shape."""
+    x = args[0]
+    rank = c.rank(x)
+    patch = _tuple(m.patch_size, rank - 2)
+    amounts = []
+    for axis in reversed(range(2, rank)):
+        p = int(patch[axis - 2])
+        amounts += [0, (p - dim_of(x.name, axis) % p) % p]
+    x = c.add("pad", [x], path, f"{path}.pad", rank, amounts=tuple(amounts), mode="constant")
+    x = c.call_module(m.proj, f"{path}.proj", [x], {})
+    if getattr(m, "norm", None) is not None:
+        x = c.add("same", [x], path, f"{path}.norm", rank)
+    return x
+
+
+def _swin_layer_module(c: _Converter, m, path, args, kwargs):
+    """MONAI's Swin ``BasicLayer``: window-attention blocks keep the size (each pads to its
+    window and crops back), then the patch merging pads each axis to even and halves it
+    (a 2x..x2 space-to-depth and a linear map to twice the channels)."""
+    x = args[0]
+    rank = c.rank(x)
+    x = c.add("same", [x], path, f"{path}.blocks", rank)
+    down = getattr(m, "downsample", None)
+    if down is None:
+        return x
+    amounts = []
+    for axis in reversed(range(2, rank)):
+        amounts += [0, dim_of(x.name, axis) % 2]
+    x = c.add("pad", [x], f"{path}.downsample", f"{path}.downsample.pad", rank,
+              amounts=tuple(amounts), mode="constant")
+    channels = int(down.dim)
+    return c.add("conv", [x], f"{path}.downsample", f"{path}.downsample", rank,
+                 kernel=(2,) * (rank - 2), stride=(2,) * (rank - 2), padding=(0,) * (rank - 2),
+                 dilation=(1,) * (rank - 2), groups=1, in_channels=channels,
+                 out_channels=2 * channels)
+
+
+def _swin_transformer_module(c: _Converter, m, path, args, kwargs):
+    """MONAI's ``SwinTransformer``: the patch embedding, then four layers; returns the five
+    hidden states (``proj_out`` is a layer norm over channels: the shape is kept)."""
+    x = args[0]
+    x = c.call_module(m.patch_embed, f"{path}.patch_embed", [x], {})
+    outs = [c.add("same", [x], path, f"{path}.proj_out0", c.rank(x))]
+    for i in range(1, 5):
+        if getattr(m, "use_v2", False):
+            block = getattr(m, f"layers{i}c")[0]
+            x = c.call_module(block, f"{path}.layers{i}c.0", [x], {})
+        layer = getattr(m, f"layers{i}")[0]
+        x = c.call_module(layer, f"{path}.layers{i}.0", [x], {})
+        outs.append(c.add("same", [x], path, f"{path}.proj_out{i}", c.rank(x)))
+    return outs
+
+
 def _groups(side: str) -> list[list[str]]:
     groups, current, inside = [], [], False
     for token in side.replace("(", " ( ").replace(")", " ) ").split():
@@ -488,6 +582,9 @@ def _module_handler(m):
         return _upcat_module
     if name == "Rearrange" and module.startswith("einops"):
         return _rearrange_module
+    if module.startswith("monai.networks"):
+        return {"SwinTransformer": _swin_transformer_module, "PatchEmbed": _patch_embed_module,
+                "BasicLayer": _swin_layer_module}.get(name)
     return None
 
 
@@ -499,6 +596,13 @@ def _LEAF_TYPES():
 
         found.append(UpCat)
     except Exception:  # MONAI absent or moved: nothing to read
+        pass
+    try:
+        from monai.networks.blocks.patchembedding import PatchEmbed
+        from monai.networks.nets.swin_unetr import BasicLayer, SwinTransformer
+
+        found += [SwinTransformer, PatchEmbed, BasicLayer]
+    except Exception:  # MONAI absent or moved
         pass
     try:
         from einops.layers.torch import Rearrange
@@ -734,6 +838,7 @@ def _functions():
         operator.mod: _binary("mod", operator.mod),
         operator.neg: _neg,
         operator.getitem: _getitem,
+        _divisible_by: _divisible_fn,
         operator.matmul: _matmul,
         getattr: _getattr,
         torch.add: _binary("add", operator.add),

@@ -29,8 +29,10 @@ class ClosedChain:
 def chain_targets(desc) -> tuple[str, ...]:
     """The stages worth a closed form: the bottom (the last stage at the least size) and
     the output (``UNetDown``, ``UNetUp`` for TorchLean's UNet2)."""
-    if as_graph(desc) is None:
-        return ("down", "up")
+    from .torchlean import TorchLeanUNet2
+
+    if isinstance(desc, TorchLeanUNet2):
+        return ("down", "up")  # UNetDown and UNetUp, TorchLean's own names
     stages = [(name, size) for name, size in trace(desc, 0, 10**6).stages[1:]
               if size is not None]
     if not stages:

@@ -21,7 +21,6 @@ from nnbridge.spec.formulas import MAX_SIZE
 from .description import show
 from .obligations import Obligation, Trace, as_graph, joint_obligations, trace
 from .rule import MAX_PERIOD, Rule, rule_for
-from .torchlean import TorchLeanUNet2
 
 #: The most layer evaluations deriving a rule may take: one trace per residue class of the
 #: period (the product of the strides on an axis), each through every layer. About 40 s at
@@ -180,7 +179,7 @@ def resolve(description):
         from .presets import build_preset
 
         return build_preset(description)
-    if as_graph(description) is None and not isinstance(description, TorchLeanUNet2):
+    if as_graph(description) is None:
         raise UsageError(f"not a network (a Graph, a UNetDescription, a TorchLeanUNet2 or a "
                          f"preset name): {show(description)}",
                          rule=errors.Rule.DESCRIPTION_VALUE)
@@ -195,8 +194,6 @@ def check_work(desc) -> None:
     to refuse (``rule_period``).
     """
     graph = as_graph(desc)
-    if graph is None:
-        return  # TorchLean's UNet2: five stages, its period bounded by the rule itself
     layers = len(graph.nodes)
     for axis, name in enumerate(graph.axis_names):
         period = graph.period_hint(axis)

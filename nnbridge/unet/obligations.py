@@ -86,6 +86,13 @@ def as_graph(desc):
 
     if isinstance(desc, Graph):
         return desc
+    from .torchlean import TorchLeanUNet2
+
+    if isinstance(desc, TorchLeanUNet2):
+        graph = _GRAPHS.get(desc)
+        if graph is None:
+            graph = _GRAPHS[desc] = desc.graph()
+        return graph
     if isinstance(desc, UNetDescription):
         graph = _GRAPHS.get(desc)
         if graph is None:
@@ -102,8 +109,8 @@ _GRAPHS: dict = {}
 def trace(desc, axis: int, n) -> Trace:
     """Every size and obligation on axis ``axis`` for input size ``n`` (int or symbolic)."""
     graph = as_graph(desc)
-    if graph is None:  # descriptions with their own obligations (TorchLean's UNet2)
-        return desc.trace(axis, n)
+    if graph is None:
+        raise TypeError(f"not a network: {type(desc).__name__}")
     from nnbridge.graph.evaluate import trace as graph_trace
 
     return graph_trace(graph, axis, n)

@@ -260,8 +260,10 @@ def _closed(desc, axis: int, upto: int, period: int):
     """``ok``, ``runs`` and ``singles`` on ``1..upto`` as :func:`_scan` gives them, from the
     structure (module docstring): a bisection for ``R`` and one trace per residue class mod
     ``period``. ``None`` where the description is not one this derivation covers."""
-    if as_graph(desc) is None:
-        return None
+    graph = as_graph(desc)
+    if graph is None or any(node.params.get("semantics", "torch") != "torch"
+                            for node in graph.nodes):
+        return None  # TorchLean's Nat semantics (truncated subtraction): the scan
     traced: dict = {}
 
     def at(n: int):

@@ -1,7 +1,8 @@
 """TorchLean's UNet2 as a checkable description: its eight ``h_*`` hypotheses, by name.
 
-The obligations are exactly :func:`nnbridge.spec.shapes.unet2_obligations` (``h_convH`` ...
-``h_outW``), in Lean's ``Nat`` semantics by default or in PyTorch's; the size chain is
+A network graph (:meth:`TorchLeanUNet2.graph`) whose conditions are the obligations of
+:func:`nnbridge.spec.shapes.unet2_obligations` (``h_convH`` ... ``h_outW``), in Lean's
+``Nat`` semantics by default or in PyTorch's; the size chain is
 ``in -> conv -> UNetDown -> conv -> UNetUp -> head`` from the same shape formulas.
 """
 
@@ -9,19 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from nnbridge.spec.arith import conditions, is_symbolic
 from nnbridge.spec.errors import Rule, ShapeError
 from nnbridge.spec.formulas import check_semantics
-from nnbridge.spec.shapes import (
-    UNET2_OBLIGATIONS,
-    UNet2Config,
-    conv_out,
-    unet2_obligations,
-    unet_down,
-    unet_up,
-)
-
-from .obligations import Obligation, Trace
+from nnbridge.spec.shapes import UNET2_OBLIGATIONS, UNet2Config
 
 __all__ = ["TorchLeanUNet2"]
 
@@ -51,50 +42,45 @@ class TorchLeanUNet2:
             period *= max(stride, 1)
         return period
 
-    def _stages(self, n):
-        c, sem = self.cfg, self.semantics
-        steps = (
-            ("conv", lambda x: conv_out(x, c.conv_kernel, c.conv_stride, c.conv_padding,
-                                        semantics=sem), "input"),
-            ("down", lambda x: unet_down(c, x, semantics=sem), "input"),
-            ("conv_down", lambda x: conv_out(x, c.conv_kernel, c.conv_stride, c.conv_padding,
-                                             semantics=sem), "down"),
-            ("up", lambda x: unet_up(c, x, semantics=sem), "input"),
-            ("head", lambda x: conv_out(x, c.head_kernel, c.head_stride, c.head_padding,
-                                        semantics=sem), "input"),
-        )
-        sizes = {"input": n}
-        stages = [("input", n)]
-        for name, fn, source in steps:
-            try:
-                with conditions():
-                    value = fn(sizes[source]) if sizes[source] is not None else None
-            except ShapeError:
-                value = None
-            sizes[name] = value
-            stages.append((name, value))
-        return stages, sizes
+    def graph(self):
+        """The network graph: ``conv``, ``down`` (UNetDown, a max pool), ``conv_down``,
+        ``up`` (UNetUp: the transposed conv of ``down``) and ``head``, each in this
+        description's semantics, and the eight ``h_*`` hypotheses as conditions on them,
+        by their Lean names (``lhs`` the layer's size, ``rhs`` the size it must keep)."""
+        from nnbridge.graph.core import Graph, Node, dim_of
 
-    def trace(self, axis: int, n) -> Trace:
-        letter = self.axis_names[axis]
-        names = [k for k, (ax, _, _) in UNET2_OBLIGATIONS.items() if ax == letter]
-        verdicts = unet2_obligations(self.cfg, n, n, semantics=self.semantics)
-        t = Trace(letter, n)
-        if is_symbolic(n):
-            t.stages = self._stages(n)[0]
-            t.obligations = [Obligation(k, UNET2_OBLIGATIONS[k][1], verdicts[k], {}, "lean")
-                             for k in names]
-            return t
-        t.stages, sizes = self._stages(n)
-        lhs = {"h_conv": sizes["conv"], "h_conv_down": sizes["conv_down"],
-               "h_up": sizes["up"], "h_out": sizes["head"]}
-        rhs = {"h_conv": n, "h_conv_down": sizes["down"], "h_up": n, "h_out": n}
-        for k in names:
-            base = k.replace(letter, "")  # h_convH_down -> h_conv_down
-            t.obligations.append(Obligation(k, UNET2_OBLIGATIONS[k][1], bool(verdicts[k]),
-                                            {"lhs": lhs[base], "rhs": rhs[base]},
-                                            self.semantics))
-        return t
+        c, sem = self.cfg, self.semantics
+
+        def sliding(kernel, stride, padding):
+            return dict(kernel=(kernel,) * 2, stride=(stride,) * 2, padding=(padding,) * 2,
+                        dilation=(1, 1), semantics=sem)
+
+        nodes = [Node("input", "input", where="input"),
+                 Node("conv", "conv", ("input",),
+                      sliding(c.conv_kernel, c.conv_stride, c.conv_padding), "conv"),
+                 Node("down", "pool", ("input",),
+                      {**sliding(c.pool_kernel, c.pool_stride, 0), "kind": "max"}, "down"),
+                 Node("conv_down", "conv", ("down",),
+                      sliding(c.conv_kernel, c.conv_stride, c.conv_padding), "conv_down"),
+                 Node("up", "conv_transpose", ("down",),
+                      {**sliding(c.up_kernel, c.up_stride, c.up_padding),
+                       "output_padding": (0, 0)}, "up"),
+                 Node("head", "conv", ("input",),
+                      sliding(c.head_kernel, c.head_stride, c.head_padding), "head")]
+        kept = {"h_conv": ("conv", "input"), "h_conv_down": ("conv_down", "down"),
+                "h_up": ("up", "input"), "h_out": ("head", "input")}
+        for axis, letter in enumerate(self.axis_names):
+            for name, (_, statement, _) in UNET2_OBLIGATIONS.items():
+                if not name.startswith("h_") or letter not in name[2:]:
+                    continue
+                base = name.replace(letter, "", 1) if name.endswith(letter) else \
+                    name.replace(letter + "_", "_", 1)
+                lhs, rhs = kept[base]
+                nodes.append(Node(f"{name}", "require", (lhs,), {
+                    "relation": "eq", "a": dim_of(lhs, 2 + axis), "b": dim_of(rhs, 2 + axis),
+                    "statement": statement, "kind": self.semantics, "label": name,
+                    "names": ("lhs", "rhs")}, name))
+        return Graph(self.name, 2, tuple(nodes), output="head", output_mode="any")
 
     def summary(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self.cfg, f.name)}" for f in fields(self.cfg))

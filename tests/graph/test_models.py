@@ -14,7 +14,6 @@ import dataclasses
 import importlib.util
 import inspect
 import random
-import re
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ HERE = Path(__file__).name
 MODES = ("eval", "train")
 #: The 2-D models compared size by size, and the largest size swept on each axis.
 TOP_2D = {"plain_unet": 128, "valid_unet": 256, "monai_unet": 128, "basic_unet": 128,
-          "dyn_unet": 128, "attention_unet": 128, "unetr": 128}
+          "dyn_unet": 128, "attention_unet": 128, "unetr": 128, "swin_unetr": 128}
 #: One axis at a time, where it is less than the square sweep (to keep the file fast):
 #: UNETR is slow to check (twelve transformer layers) and valid at 32 alone, so 1..64 crosses
 #: that too; the valid UNet rejects every size below 188, which its square sweep shows.
@@ -272,19 +271,22 @@ def test_a_wrong_size_graph_disagrees_with_running(models, where, first, last):
                          mode="eval") == []
 
 
-# -- SwinUNETR cannot be traced -----------------------------------------------------------
+# -- SwinUNETR: its NumPy size check read as a condition ----------------------------------
 
 
-def test_swin_unetr_is_refused_naming_the_line(unets):
-    for package in NEEDS["swin_unetr"]:
-        pytest.importorskip(package)
-    net = unets.swin_unetr()
-    with pytest.raises(UsageError) as info:
-        from_torch(net, spatial_dims=2)
-    assert info.value.rule == Rule.MODEL_TRACE
-    text = str(info.value)
-    assert "SwinUNETR" in text and "np.array" in text
-    assert re.search(r"swin_unetr\.py:\d+", text), text
+def test_swin_unetr_states_its_size_check(models):
+    """SwinUNETR's forward checks the input with NumPy (which FX cannot trace): the graph
+    holds that check as a divisibility condition on each axis, and names it when it fails."""
+    model = models("swin_unetr")
+    graph = model.graphs["eval"]
+    checks = [n for n in graph.nodes if n.op == "require"]
+    assert [(n.params["relation"], n.params["a"].args[0]) for n in checks] == [
+        ("divides", 32), ("divides", 32)]
+    result = check(graph, (48, 64))
+    assert not result.valid
+    axis, ob = result.first_failure()
+    assert axis == "H" and "divisible by 32" in ob.statement
+    assert runs_on(model.net, (48, 64)).error.startswith("ValueError: spatial dimensions [2]")
 
 
 # -- planted defects: unknown ops and control flow -----------------------------------------
