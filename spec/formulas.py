@@ -35,7 +35,11 @@ __all__ = [
     "pool_out",
 ]
 
-SEMANTICS = ("lean", "torch")
+SEMANTICS = ("lean", "torch", "lean-2026-07")
+
+#: TorchLean's current formulas (852c9c6, 2026-07-13; c2be276, 2026-07-21): total, with 0 for
+#: invalid geometry. ``"lean"`` stays TorchLean's formulas up to c1043f1.
+LEAN_2026_07 = "lean-2026-07"
 
 # Sizes above this are refused: no tensor has 2**48 cells along one axis, and a number this
 # large is almost always a unit or parsing mistake.
@@ -43,11 +47,13 @@ MAX_SIZE = 2**48
 
 
 def check_semantics(semantics: Any) -> str:
-    """``semantics`` itself when it is ``"lean"`` or ``"torch"``; else a ShapeError."""
+    """``semantics`` itself when it is ``"lean"``, ``"torch"`` or ``"lean-2026-07"``; else a
+    ShapeError."""
     if not (isinstance(semantics, str) and semantics in SEMANTICS):
         raise ShapeError(
-            f"unknown semantics {shown(semantics)}: use 'lean' (TorchLean's Nat formulas) or "
-            "'torch' (PyTorch's behaviour)",
+            f"unknown semantics {shown(semantics)}: use 'lean' (TorchLean's Nat formulas to "
+            "c1043f1), 'lean-2026-07' (TorchLean's formulas since 852c9c6: 0 for invalid "
+            "geometry) or 'torch' (PyTorch's behaviour)",
             rule=Rule.SEMANTICS,
         )
     return semantics
@@ -169,10 +175,21 @@ def _require_nonempty(r: Reading, op: str, n) -> None:
               "Lean's formula gives a size here", op=op, n=n)
 
 
+def _sliding_window(r: Reading, n, k, s, p):
+    """TorchLean's ``slidingWindowOutDim n k s p`` (852c9c6):
+    ``if k = 0 or s = 0 or n + 2p < k then 0 else (n + 2p - k) / s + 1``."""
+    padded = r.add(n, r.mul(2, p))
+    invalid = r.or_(r.eq(k, 0), r.eq(s, 0), r.lt(padded, k))
+    return r.ite(invalid, 0, r.add(r.nat_div(r.nat_sub(padded, k), s), 1))
+
+
 # --------------------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------------------
 def _conv_out(r: Reading, n, k, s, p, d, *, semantics: str, rank: int = 1):
+    if semantics == LEAN_2026_07:
+        _lean_only("conv_out", dilation=d)
+        return _sliding_window(r, n, k, s, p)
     if semantics == "lean":
         _lean_only("conv_out", dilation=d)
         # (n + 2*p - k) / s + 1, in Nat, left to right
@@ -216,6 +233,11 @@ def conv_out(n, kernel, stride, padding=0, dilation=1, *, semantics: str = "lean
 # Pooling
 # --------------------------------------------------------------------------------------
 def _pool_out(r: Reading, n, k, s, p, d, ceil_mode, *, semantics: str, op: str, rank: int = 1):
+    if semantics == LEAN_2026_07:
+        _lean_only("pool_out", dilation=d, ceil_mode=ceil_mode)
+        # poolOutSpatialPad (c2be276): if n = 0 or k = 0 or p > k/2 then 0 else W(n, k, s, p)
+        invalid = r.or_(r.eq(n, 0), r.eq(k, 0), r.lt(r.nat_div(k, 2), p))
+        return r.ite(invalid, 0, _sliding_window(r, n, k, s, p))
     if semantics == "lean":
         _lean_only("pool_out", dilation=d, ceil_mode=ceil_mode)
         # (n + 2*p - k) / s + 1; with p = 0 this is TorchLean's poolOut (n - k) / s + 1
@@ -295,6 +317,12 @@ def pool_out(n, kernel, stride, padding=0, dilation=1, ceil_mode=False, *,
 # Transposed convolution
 # --------------------------------------------------------------------------------------
 def _conv_transpose_out(r: Reading, n, k, s, p, op_, d, *, semantics: str, rank: int = 1):
+    if semantics == LEAN_2026_07:
+        _lean_only("conv_transpose_out", output_padding=op_, dilation=d)
+        # convTransposeOutDim (852c9c6): if n = 0 or k = 0 or s = 0 then 0
+        # else (n - 1) * s + k - 2p, in Nat, left to right
+        invalid = r.or_(r.eq(n, 0), r.eq(k, 0), r.eq(s, 0))
+        return r.ite(invalid, 0, r.nat_sub(r.add(r.mul(r.nat_sub(n, 1), s), k), r.mul(2, p)))
     if semantics == "lean":
         _lean_only("conv_transpose_out", output_padding=op_, dilation=d)
         # (n - 1) * s - 2*p + k, in Nat, left to right
