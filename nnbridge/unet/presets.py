@@ -179,8 +179,9 @@ def _torchlean_params():
 
     params = {f.name: Param(f.default, "int", f"UNet2Config.{f.name}")
               for f in fields(UNet2Config)}
-    params["semantics"] = Param("lean", "choice", "lean (TorchLean's Nat) or torch",
-                                ("lean", "torch"))
+    params["semantics"] = Param("lean", "choice", "lean (TorchLean's Nat formulas to c1043f1), "
+                                "lean-2026-07 (TorchLean's current formulas) or torch",
+                                ("lean", "lean-2026-07", "torch"))
     return params
 
 
