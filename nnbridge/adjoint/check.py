@@ -34,6 +34,9 @@ class CheckResult:
     ``tolerance``: exact mode gives ``|<Au, v> - <u, A^T v>|`` (must be 0.0); float mode gives
     ``|<Au, v> - <u, A^T v>| / (||Au|| ||v||)`` against ``float_factor * eps``; ``jvp``
     mode gives ``max|fd - jvp| / max(1, max|jvp|)``.
+
+    ``applicable`` is False for a check that does not apply to the map (exact mode on a
+    function that exponentiates, say); it then counts as passed and ``detail`` says why.
     """
 
     name: str
@@ -44,6 +47,7 @@ class CheckResult:
     tolerance: float
     passed: bool
     detail: str = ""
+    applicable: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)

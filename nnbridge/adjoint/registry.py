@@ -36,6 +36,13 @@ the finite-difference JVP check (only when no meaningful forward exists). ``floa
 the multiple of machine epsilon the float-mode tolerance allows (default 64).
 
 Then append the module's dotted name to :data:`ENTRY_MODULES` (one line).
+
+Your own code
+-------------
+A module of YOUR entries (``@entry`` builders as above, or one line per PyTorch callable with
+:func:`nnbridge.adjoint.torch_entry`) is run by ``nnbridge adjoint --entries PATH.py`` or
+``pytest --adjoint-entries MODULE``; every entry remembers the module that declared it
+(``Entry.module``), which is how those commands find a module's entries.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENTRY_MODULES", "Case", "Entry", "entry", "get", "register", "registry"]
+__all__ = ["ENTRY_MODULES", "Case", "Entry", "entries_of", "entry", "forget", "get",
+           "register", "registry"]
 
 #: Modules that define entries; importing one registers its entries.
 ENTRY_MODULES: list[str] = [
@@ -76,7 +84,13 @@ class Case:
 
 @dataclass(frozen=True)
 class Entry:
-    """A named builder of :class:`Case` instances and how it may be checked."""
+    """A named builder of :class:`Case` instances and how it may be checked.
+
+    ``module`` is the dotted name of the module that declared the entry ("" for generated
+    ones). ``run``, when set, replaces the builder-based checks: ``run(seed, trials)``
+    returns ``[(CheckResult, seconds), ...]`` (a :func:`~nnbridge.adjoint.torch_entry` runs
+    :func:`~nnbridge.adjoint.check_torch` this way).
+    """
 
     name: str
     build: Callable[[Any], Case]
@@ -86,6 +100,8 @@ class Entry:
     fd_tolerance: float = 1e-6
     trials: int = 3
     doc: str = ""
+    module: str = ""
+    run: Callable[[int, int | None], list] | None = None
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -93,9 +109,16 @@ _LOADED = False
 
 
 def register(item: Entry) -> Entry:
-    """Add ``item``; a second entry with the same name is an error, not a silent overwrite."""
-    if item.name in _REGISTRY and _REGISTRY[item.name].build is not item.build:
-        raise ValueError(f"adjoint registry: an entry named {item.name!r} already exists")
+    """Add ``item``; a second entry with the same name is an error, not a silent overwrite.
+
+    The one exception is the same module declaring it again (a module executed a second
+    time, ``importlib.reload``): its new entry replaces the old one.
+    """
+    old = _REGISTRY.get(item.name)
+    if old is not None and old.build is not item.build and not (
+            item.module and old.module == item.module):
+        raise ValueError(f"adjoint registry: an entry named {item.name!r} already exists"
+                         + (f" (declared in {old.module})" if old.module else ""))
     _REGISTRY[item.name] = item
     return item
 
@@ -104,10 +127,22 @@ def entry(name: str, **options) -> Callable[[Callable], Callable]:
     """Decorator: register the builder as ``Entry(name, builder, **options)``."""
 
     def wrap(build: Callable) -> Callable:
+        options.setdefault("module", getattr(build, "__module__", "") or "")
         register(Entry(name, build, doc=(build.__doc__ or "").strip(), **options))
         return build
 
     return wrap
+
+
+def entries_of(module: str) -> list[Entry]:
+    """The entries that the module named ``module`` declared, in declaration order."""
+    return [e for e in _REGISTRY.values() if module and e.module == module]
+
+
+def forget(module: str) -> None:
+    """Drop every entry the module named ``module`` declared (its import failed, say)."""
+    for item in entries_of(module):
+        del _REGISTRY[item.name]
 
 
 def _load() -> None:

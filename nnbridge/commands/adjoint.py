@@ -1,11 +1,11 @@
-"""``nnbridge adjoint``: run the adjoint identity and JVP checks over the whole registry."""
+"""``nnbridge adjoint``: run the adjoint identity and JVP checks over the whole registry, or
+over a user's module of entries (``--entries PATH.py|package.module``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-import traceback
 
 from nnbridge.commands import add_command, integer_option
 from nnbridge.report import check_output, console, verdict_style, write_json, write_output
@@ -19,28 +19,16 @@ MAX_TRIALS = 1000
 #: The largest first seed (a 32-bit seed; trial ``t`` uses ``seed + t``).
 MAX_SEED = 2**32 - 1
 
+#: The most ``--entries`` modules one run loads.
+MAX_ENTRY_MODULES = 64
+
 
 def run_entry(item, seed: int = 0, trials: int | None = None) -> list:
-    """Every check that applies to one registry entry: exact (if the entry is exact),
-    float32, float64 adjoint identities, then the finite-difference JVP check; ``trials``
-    (default: the entry's own) per check."""
-    from nnbridge.adjoint.check import CheckResult, check_adjoint, check_jvp
+    """Every check that applies to one registry entry (:func:`nnbridge.adjoint.runner.
+    run_entry`): ``[(CheckResult, seconds), ...]``."""
+    from nnbridge.adjoint.runner import run_entry as run
 
-    plans = [("adjoint", m) for m in (("exact",) if item.exact else ()) + ("float32", "float64")]
-    if item.fd:
-        plans.append(("jvp", "fd"))
-    results = []
-    for check, mode in plans:
-        start = time.perf_counter()
-        try:
-            result = (check_adjoint(item, mode, trials, seed=seed) if check == "adjoint"
-                      else check_jvp(item, trials, seed=seed))
-        except Exception as exc:  # an entry that crashes is a failed entry, with the reason
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            result = CheckResult(item.name, check, mode, 0, float("inf"), 0.0, False,
-                                 f"{type(exc).__name__}: {exc} ({last.filename}:{last.lineno})")
-        results.append((result, time.perf_counter() - start))
-    return results
+    return run(item, seed, trials)
 
 
 def _finite(value: float):
@@ -52,7 +40,7 @@ def _summary(name: str, results: list) -> dict:
     """One JSON object per registry entry: the headline adjoint check (exact where the entry
     is exact, else float64), ``passed`` over all its checks, and every check under ``checks``."""
     checks = [r for r, _ in results]
-    adjoint = [r for r in checks if r.check == "adjoint"]
+    adjoint = [r for r in checks if r.check == "adjoint" and r.applicable]
     head = next((r for r in adjoint if r.mode == "exact"), None) or (
         next((r for r in adjoint if r.mode == "float64"), None) or checks[0])
     return {
@@ -78,6 +66,8 @@ def _junit(path: str, per_entry: list, seconds: float) -> None:
                 f"tolerance={r.tolerance!r} {r.detail}")
         if not r.passed:
             ET.SubElement(case, "failure", message=f"{r.check} check failed ({r.mode})").text = text
+        elif not r.applicable:
+            ET.SubElement(case, "skipped", message=f"does not apply: {r.detail}"[:500])
         else:
             ET.SubElement(case, "system-out").text = text
     root = ET.Element("testsuites")
@@ -99,15 +89,32 @@ def _bounded(name: str, value, minimum: int, maximum: int, why: str) -> int:
     return value
 
 
+def _load(entries) -> list:
+    """The entries the modules named in ``entries`` (a string or a sequence) declare."""
+    from nnbridge.adjoint.user_entries import load_entries
+
+    specs = [entries] if isinstance(entries, str) else list(entries)
+    if len(specs) > MAX_ENTRY_MODULES:
+        raise UsageError(Rule.WORK_LIMIT, name="--entries", value=len(specs),
+                         limit=MAX_ENTRY_MODULES, detail="modules of entries in one run")
+    found: dict = {}
+    for spec in specs:
+        for item in load_entries(spec):
+            found.setdefault(item.name, item)
+    return list(found.values())
+
+
 def run_adjoint(json_path: str | None = None, junit_path: str | None = None,
                 pattern: str | None = None, *, seed: int = 0, trials: int | None = None,
-                quiet: bool = False) -> bool:
+                quiet: bool = False, entries=None) -> bool:
     """Check every registry entry (those whose name contains ``pattern``); print the table;
     write JSON / JUnit if asked. True when every check passes.
 
-    ``trials`` per check (default: each entry's own, 2 or 3) is at most :data:`MAX_TRIALS`;
-    ``seed`` in ``0..MAX_SEED``. Bad values and output paths that cannot be written are a
-    :class:`UsageError` raised before any check runs.
+    ``entries`` (a ``path/to/file.py`` or ``package.module``, or a list of them) checks the
+    entries those modules declare instead of nnbridge's own registry. ``trials`` per check
+    (default: each entry's own, 2 or 3) is at most :data:`MAX_TRIALS`; ``seed`` in
+    ``0..MAX_SEED``. Bad values, output paths that cannot be written and modules that do
+    not load are a :class:`UsageError` raised before any check runs.
     """
     from nnbridge.adjoint.registry import registry
 
@@ -117,10 +124,14 @@ def run_adjoint(json_path: str | None = None, junit_path: str | None = None,
                           "trials by default")
     check_output(json_path)
     check_output(junit_path)
-    entries = registry(pattern)
+    if entries is None:
+        entries = registry(pattern)
+    else:
+        entries = [e for e in _load(entries) if pattern is None or pattern in e.name]
     out = console()
     start = time.perf_counter()
     per_entry = []
+    from rich.markup import escape
     from rich.progress import Progress
     from rich.table import Table
 
@@ -144,8 +155,9 @@ def run_adjoint(json_path: str | None = None, junit_path: str | None = None,
             for r, _ in results:
                 table.add_row(name, r.check, r.mode, str(r.trials), f"{r.worst_residual:.3g}",
                               f"{r.tolerance:.3g}",
+                              "n/a " + escape(r.detail) if not r.applicable else
                               f"[{verdict_style(r.passed)}]{'pass' if r.passed else 'FAIL'}[/]"
-                              + ("" if r.passed else f" {r.detail}"))
+                              + ("" if r.passed else f" {escape(r.detail)}"))
         out.print(table)
         out.print(f"{passed}/{len(summaries)} entries pass, {elapsed:.2f}s")
     if json_path:
@@ -160,12 +172,17 @@ def run_adjoint(json_path: str | None = None, junit_path: str | None = None,
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "adjoint",
-        help="check <A u, v> = <u, A^T v> and the JVPs over the whole registry",
-        description="For every registry entry (layers, their linearisations, models): the "
-                    "adjoint identity in exact mode (bit-equal) where it applies and in "
-                    "float32/float64 (tolerance a multiple of eps * ||Au|| * ||v||), and the "
-                    "JVP against central finite differences. Exit 1 on any failure, 2 on bad "
-                    "input.")
+        help="check <A u, v> = <u, A^T v> and the JVPs over the whole registry, or over "
+             "your own entries (--entries)",
+        description="For every registry entry (layers, their linearisations, models), or "
+                    "every entry of your modules (--entries): the adjoint identity in exact "
+                    "mode (bit-equal) where it applies and in float32/float64 (tolerance a "
+                    "multiple of eps * ||Au|| * ||v||), and the JVP against central finite "
+                    "differences. Exit 1 on any failure, 2 on bad input.")
+    p.add_argument("--entries", metavar="MODULE", action="append",
+                   help="a path/to/file.py or package.module declaring entries (torch_entry, "
+                        "numpy_entry, @entry); check those instead of nnbridge's registry "
+                        "(repeatable)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     p.add_argument("-k", "--filter", metavar="TEXT", help="only entries whose name contains TEXT")
@@ -182,4 +199,4 @@ def _run(args) -> int:
         "--trials", args.trials, minimum=1, maximum=MAX_TRIALS,
         why="an entry is checked with 2 or 3 trials by default")
     return 0 if run_adjoint(args.json, args.junit, args.filter, seed=seed,
-                            trials=trials) else 1
+                            trials=trials, entries=args.entries) else 1
