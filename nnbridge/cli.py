@@ -17,7 +17,7 @@ from nnbridge.spec.errors import NNBridgeError
 __all__ = ["build_parser", "main"]
 
 #: Sub-command modules under ``nnbridge.commands``; each has ``register(subparsers)``.
-COMMANDS = ("prove", "adjoint", "unet", "kernels")
+COMMANDS = ("prove", "adjoint", "unet", "kernels", "torchlean")
 
 
 def command_named(argv: list[str]) -> str | None:

@@ -1,4 +1,4 @@
-"""NumPy model specs mirroring TorchLean's CNN2, UNet2 and ResNet.
+"""NumPy model specs mirroring TorchLean's MLP, CNN2, UNet2 and ResNet.
 
 Each model writes its forward once (``graph``, over the small
 :class:`~nnbridge.spec.models.executor.Executor` interface), which is read twice: on arrays
@@ -12,6 +12,7 @@ a model is built.
 from ._base import Layer, Params
 from .cnn import CNN2, CNNChain, cnn_spec, cnn_with_relu_spec
 from .configs import well_formed
+from .mlp import MLP
 from .resnet import (
     Block,
     Bottleneck,
@@ -27,6 +28,7 @@ __all__ = [
     "Block",
     "Bottleneck",
     "CNNChain",
+    "MLP",
     "Layer",
     "Params",
     "ResNet",

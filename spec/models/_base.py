@@ -170,6 +170,17 @@ class SpecModel(ABC):
         self.params = Params(values)
         self.dtype = dtype
 
+    def with_params(self, params):
+        """A copy of this model whose parameters are ``params``, checked as every call
+        checks them: exactly the model's names and shapes, one float dtype."""
+        import copy
+
+        checked = self._params(params)
+        model = copy.copy(self)
+        model.params = checked
+        model.dtype = checked.dtype
+        return model
+
     @property
     def param_count(self) -> int:
         """The number of scalar parameters (PyTorch's ``sum(p.numel() for p in params)``)."""

@@ -36,17 +36,26 @@ from ..shapes import CNN2Config, cnn2_feat_size, cnn2_stages
 from ._base import SpecModel, positive_sizes
 from .configs import well_formed
 
-__all__ = ["CNN2", "CNNChain", "cnn_spec", "cnn_with_relu_spec"]
+__all__ = ["CNN2", "HEAD_NAMES", "CNNChain", "cnn_spec", "cnn_with_relu_spec"]
+
+#: The classifier's name: nnbridge's ``head`` (the default) or ``fc``, as TorchLean's
+#: ``TorchLean.CNN2`` files name it.
+HEAD_NAMES = ("head", "fc")
 
 
 class _ConvPoolNet(SpecModel):
     """The shared chain; ``relu`` says whether a ReLU follows each conv."""
 
     relu: bool
+    head: str
 
     def __init__(self, cfg: CNN2Config, in_c: int, in_h: int, in_w: int, *, relu: bool,
-                 seed: int = 0, dtype=np.float64):
+                 seed: int = 0, dtype=np.float64, head: str = "head"):
         owner = type(self).__name__
+        if head not in HEAD_NAMES:
+            raise ShapeError(Rule.CONFIG_FIELD, op=owner, name="head",
+                             detail=f"the classifier is named 'head' or 'fc' (TorchLean's "
+                                    f"files), got {head!r}")
         if not isinstance(cfg, CNN2Config):
             raise ShapeError(Rule.CONFIG_TYPE, op=owner, expected="a CNN2Config",
                              got=type(cfg).__name__)
@@ -63,7 +72,7 @@ class _ConvPoolNet(SpecModel):
             raise ShapeError(
                 f"{owner}: Lean's Nat sizes and PyTorch's disagree at {diff} (lean, torch) for "
                 f"input {in_h}x{in_w}", rule=Rule.LEAN_TORCH_DIVERGENCE)
-        self.cfg, self.relu, self.stages = cfg, relu, lean
+        self.cfg, self.relu, self.stages, self.head = cfg, relu, lean, head
         self.input_shape = (in_c, in_h, in_w)
         self.feat_size = cnn2_feat_size(cfg, in_h, in_w)
         k = (cfg.k_h, cfg.k_w)
@@ -72,8 +81,8 @@ class _ConvPoolNet(SpecModel):
             "conv1.bias": ((cfg.c1,), "bias"),
             "conv2.weight": ((cfg.c2, cfg.c1) + k, "weight"),
             "conv2.bias": ((cfg.c2,), "bias"),
-            "head.weight": ((cfg.out_dim, self.feat_size), "weight"),
-            "head.bias": ((cfg.out_dim,), "bias"),
+            f"{head}.weight": ((cfg.out_dim, self.feat_size), "weight"),
+            f"{head}.bias": ((cfg.out_dim,), "bias"),
         }, seed, dtype)
 
     # the layers' static arguments -----------------------------------------------------
@@ -98,14 +107,15 @@ class _ConvPoolNet(SpecModel):
         v["r2"] = ex.relu(v["h2"]) if self.relu else v["h2"]
         v["q2"] = ex.max_pool(v["r2"], **self._pool(2))
         v["f"] = ex.flatten(v["q2"])
-        v["y"] = ex.linear(p["head.weight"], p["head.bias"], v["f"])
+        w, b = self.head + ".weight", self.head + ".bias"
+        v["y"] = ex.linear(p[w], p[b], v["f"])
         return v
 
     # the hand-written backward and forward mode ------------------------------------------
     def _backward(self, v, p, grad_y, grads):
         """Reverse through the chain with each layer's vjp."""
-        grads["head.weight"], grads["head.bias"], g = linear_vjp(
-            v["f"], p["head.weight"], p["head.bias"], grad_y)
+        w, b = self.head + ".weight", self.head + ".bias"
+        grads[w], grads[b], g = linear_vjp(v["f"], p[w], p[b], grad_y)
         g = flatten_vjp(v["q2"], g)
         g = max_pool_vjp(v["r2"], g, **self._pool(2))
         if self.relu:
@@ -132,8 +142,8 @@ class _ConvPoolNet(SpecModel):
             t = relu_jvp(v["h2"], t)
         t = max_pool_jvp(v["r2"], t, **self._pool(2))
         t = flatten_jvp(v["q2"], t)
-        return linear_jvp(v["f"], p["head.weight"], p["head.bias"], t, d["head.weight"],
-                          d["head.bias"])
+        w, b = self.head + ".weight", self.head + ".bias"
+        return linear_jvp(v["f"], p[w], p[b], t, d[w], d[b])
 
 
 class CNN2(_ConvPoolNet):
@@ -150,12 +160,15 @@ class CNN2(_ConvPoolNet):
     seed : int
         Parameters ``conv1.weight``, ``conv1.bias``, ``conv2.*``, ``head.*`` are drawn from it.
     dtype : float32 or float64
+    head : str
+        The classifier's name: ``"head"`` (default) or ``"fc"``, TorchLean's (its
+        ``TorchLean.CNN2`` files say ``fc.weight``, ``fc.bias``).
     """
 
     def __init__(self, cfg: CNN2Config | None = None, in_c: int = 1, in_h: int = 28,
-                 in_w: int = 28, *, seed: int = 0, dtype=np.float64):
+                 in_w: int = 28, *, seed: int = 0, dtype=np.float64, head: str = "head"):
         super().__init__(CNN2Config() if cfg is None else cfg, in_c, in_h, in_w, relu=True,
-                         seed=seed, dtype=dtype)
+                         seed=seed, dtype=dtype, head=head)
 
 
 class CNNChain(_ConvPoolNet):
@@ -170,13 +183,15 @@ class CNNChain(_ConvPoolNet):
     relu : bool
     seed : int
     dtype : float32 or float64
+    head : str
+        The classifier's name, ``"head"`` (default) or ``"fc"`` (TorchLean's files).
     **layer
         ``k_h, k_w, stride1, padding1, stride2, padding2, pool_kh, pool_kw, pool_stride1,
         pool_stride2`` (CNN2Config's defaults when absent).
     """
 
     def __init__(self, in_c: int, out_c: int, in_h: int, in_w: int, *, relu: bool = False,
-                 seed: int = 0, dtype=np.float64, **layer):
+                 seed: int = 0, dtype=np.float64, head: str = "head", **layer):
         bad = sorted(set(layer) & {"c1", "c2", "out_dim"})
         if bad:
             raise ShapeError(Rule.CONFIG_FIELD, op="CNNChain", name=", ".join(bad),
@@ -186,7 +201,7 @@ class CNNChain(_ConvPoolNet):
             raise ShapeError(Rule.CONFIG_FIELD, op="CNNChain", name=", ".join(unknown),
                              detail="not a CNN2Config field")
         cfg = replace(CNN2Config(), c1=out_c, c2=out_c, out_dim=out_c, **layer)
-        super().__init__(cfg, in_c, in_h, in_w, relu=relu, seed=seed, dtype=dtype)
+        super().__init__(cfg, in_c, in_h, in_w, relu=relu, seed=seed, dtype=dtype, head=head)
 
 
 def cnn_spec(in_c: int, out_c: int, in_h: int, in_w: int, **kwargs) -> CNNChain:
