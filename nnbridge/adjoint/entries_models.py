@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from nnbridge.spec.models import (
     CNN2,
+    MLP,
     Bottleneck,
     ResidualBlock,
     ResNet,
@@ -66,6 +67,12 @@ def _cnn2(s) -> Case:
     """CNN2 (conv, ReLU, pool, conv, ReLU, pool, flatten, linear) on a 1x8x8 image."""
     cfg = CNN2Config(c1=2, c2=3, out_dim=4)
     return model_case(s, CNN2(cfg, 1, 8, 8, dtype=s.dtype), (1, 8, 8))
+
+
+@entry("model.mlp")
+def _mlp(s) -> Case:
+    """TorchLean's MLP (linear, ReLU, linear) with its example sizes I, H, O = 2, 3, 1."""
+    return model_case(s, MLP(2, 3, 1, dtype=s.dtype), (2,))
 
 
 @entry("model.cnn_spec")
