@@ -122,6 +122,15 @@ class Rule(enum.StrEnum):
     UNKNOWN_OP = ("unknown_op", "{where}: {detail}",
                   "the graph covers the layers listed in docs/models.md; describe the "
                   "network in a TOML/JSON description (docs/unet.md) instead", True)
+    # -- PyTorch's convolution options -------------------------------------------------------
+    PADDING_MODE = ("padding_mode", "{op}: padding_mode must be one of {allowed}, got {value}",
+                    None)
+    PADDING_SAME = ("padding_same", "{op}: padding='same' is not supported for strided "
+                    "convolutions, got stride={stride}",
+                    "use stride 1, or give the padding as integers")
+    PADDING_WRAP = ("padding_wrap", "{op}: padding_mode={mode!r} needs the padding {bound} the "
+                    "input size on every axis, got padding {padding} for input size {size}",
+                    "use less padding, a larger input or padding_mode='zeros'")
 
 
 class NNBridgeError(ValueError):

@@ -239,6 +239,9 @@ def _torch_pool(kind: str):
         rank = x.dim() - 1
         if kind == "smooth":  # (1/beta) log sum exp(beta x) over zero-padded windows
             stride = kernel if stride is None else stride
+            # an int applies to every axis, as in torch.nn.functional's pools
+            kernel, stride, padding = ((v,) * rank if isinstance(v, int) else tuple(v)
+                                       for v in (kernel, stride, padding))
             z = F.pad(beta * x, [q for p in reversed(padding) for q in (p, p)])
             for axis, (k, s) in enumerate(zip(kernel, stride, strict=True)):
                 z = z.unfold(1 + axis, k, s)
