@@ -388,18 +388,19 @@ def _rule_term(rule: Rule, n):
     return z3.Or(periodic, *[n == e for e in rule.exceptions])
 
 
-def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) -> Rule:
-    """Ask Z3 whether some ``n >= 1`` has ``valid(n) != rule(n)``; also each single-element norm's
-    single-element sizes. Returns the rule with ``status`` and, if refuted, the least
-    counterexample found."""
+def rule_goals(desc, axis: int, rule: Rule, n, *, full: bool = True) -> list:
+    """The ``(lhs, rhs)`` pairs a rule claims equal for every ``n >= 1`` (``n`` a Z3 term):
+    the network's validity and the rule's; with ``full``, also that every layer runs from
+    ``runs_from`` on and each norm that can see one value sees it exactly at its listed
+    sizes."""
     import z3
 
-    start = time.perf_counter()
-    n = z3.Int("n")
     t = trace(desc, axis, n)
     valid = t.valid
     valid = z3.BoolVal(valid) if isinstance(valid, bool) else valid
     goals = [(valid, _rule_term(rule, n))]
+    if not full:
+        return goals
     if rule.runs_from > 1:  # every layer runs from runs_from on
         runs = [o.holds for o in t.obligations if o.kind in ("runs", "norm")]
         goals.append((z3.Or(n < rule.runs_from, *[z3.And(*runs)] if runs else [True]),
@@ -409,34 +410,70 @@ def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) 
         sizes = rule.singles.get(name, ())
         goals.append((z3.And(valid, norms[name] == 1),
                       z3.Or(*[n == s for s in sizes]) if sizes else z3.BoolVal(False)))
-    status, cex = "proved", None
-    whole = z3.Solver()  # all goals at once: one call when the rule holds
-    whole.set("timeout", timeout_ms)
-    whole.add(n >= 1, z3.Or(*[lhs != rhs for lhs, rhs in goals]))
-    if whole.check() == z3.unsat:
-        goals = []
-    for lhs, rhs in goals:  # else goal by goal: which one fails, its least counterexample
+    return goals
+
+
+def rule_statement(desc, axis: int, rule: Rule) -> str:
+    """What proving ``rule`` on ``axis`` states, in words."""
+    name = getattr(desc, "name", type(desc).__name__)
+    text = (f"For all n >= 1: {name} accepts n on axis {desc.axis_names[axis]} (the other "
+            f"axes aside) exactly when n is {rule.words()}")
+    if rule.runs_from > 1:
+        text += f"; every layer runs from n = {rule.runs_from} on"
+    return text + "."
+
+
+def rule_obligation(desc, axis: int, rule: Rule, *, full: bool = True,
+                    timeout_ms: int = PROOF_TIMEOUT_MS):
+    """The rule as an obligation of the proof engine (family ``unet_rules``): one
+    :class:`~nnbridge.proofs.engine.Proof` over ``n >= 1`` of every goal at once."""
+    from nnbridge.proofs.engine import Obligation, Proof
+
+    def build():
+        import z3
+
+        n = z3.Int("n")
+        goals = rule_goals(desc, axis, rule, n, full=full)
+        return Proof([n], [n >= 1], z3.And(*[lhs == rhs for lhs, rhs in goals]), timeout_ms)
+
+    name = getattr(desc, "name", type(desc).__name__)
+    return Obligation(f"rule.{name}.{desc.axis_names[axis]}", "unet_rules",
+                      rule_statement(desc, axis, rule), build)
+
+
+def _least(desc, axis: int, rule: Rule, timeout_ms: int) -> int | None:
+    """The least ``n >= 1`` where a goal of the rule fails (goal by goal, tightening until
+    ``unsat``)."""
+    import z3
+
+    n = z3.Int("n")
+    least = None
+    for lhs, rhs in rule_goals(desc, axis, rule, n):
         s = z3.Solver()
         s.set("timeout", timeout_ms)
         s.add(n >= 1, lhs != rhs)
-        result = s.check()
-        if result == z3.sat:
-            cex = s.model().eval(n, model_completion=True).as_long()
-            # the least counterexample: tighten until unsat
-            while True:
-                s.push()
-                s.add(n < cex)
-                if s.check() != z3.sat:
-                    s.pop()
-                    break
-                cex = s.model().eval(n, model_completion=True).as_long()
-                s.pop()
-            status = "refuted"
-            break
-        if result != z3.unsat:
-            status = "unknown"
-            break
-    return replace(rule, status=status, counterexample=cex,
+        if least is not None:
+            s.add(n < least)
+        while s.check() == z3.sat:
+            least = s.model().eval(n, model_completion=True).as_long()
+            s.add(n < least)
+    return least
+
+
+def prove_rule(desc, axis: int, rule: Rule, timeout_ms: int = PROOF_TIMEOUT_MS) -> Rule:
+    """Prove that ``valid(n) == rule(n)`` for every ``n >= 1`` (and each single-element norm's
+    sizes, and ``runs_from``) with the proof engine. Returns the rule with the engine's
+    ``status`` and, if refuted, the least counterexample."""
+    from nnbridge.proofs.engine import check
+
+    start = time.perf_counter()
+    verdict = check(rule_obligation(desc, axis, rule, timeout_ms=timeout_ms))
+    cex = None
+    if verdict.status == "refuted":
+        cex = _least(desc, axis, rule, timeout_ms)
+        if cex is None and verdict.counterexample:
+            cex = verdict.counterexample.get("n")
+    return replace(rule, status=verdict.status, counterexample=cex,
                    seconds=time.perf_counter() - start)
 
 
