@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 import z3
 
-__all__ = ["Derivation", "derive", "sympy_to_z3"]
+__all__ = ["Derivation", "derive", "describe", "size_symbol", "sympy_to_z3"]
 
 
 @dataclass
@@ -30,6 +30,12 @@ class Derivation:
     period: int
     threshold: int  # the general form holds for every n >= threshold
     exceptions: dict[int, int]  # sizes in [lower, threshold) where the general form differs
+
+
+def size_symbol(name: str = "n") -> sp.Symbol:
+    """The SymPy symbol :func:`derive` writes its forms in (a non-negative integer), so that
+    a stated form and a derived one compare structurally."""
+    return sp.Symbol(name, integer=True, nonnegative=True)
 
 
 def _divisors(expr: sp.Basic) -> list[int]:
@@ -60,7 +66,7 @@ def derive(chain: Callable, name: str = "n", lower: int = 1, max_shift: int = 8)
     ``chain`` must accept an ``int`` and a SymPy symbol alike (it is built from the shape
     formulas). Raises ``ValueError`` when no shape is recognised within ``max_shift``.
     """
-    n = sp.Symbol(name, integer=True, nonnegative=True)
+    n = size_symbol(name)
     q = sp.Symbol("q", integer=True, nonnegative=True)
     expr = sp.sympify(chain(n))
     period = math.prod(_divisors(expr)) or 1
@@ -114,6 +120,25 @@ def derive(chain: Callable, name: str = "n", lower: int = 1, max_shift: int = 8)
             closed = sp.Piecewise(*[(v, sp.Eq(n, k)) for k, v in exceptions.items()],
                                   (general, True))
     return Derivation(closed, general, period, threshold, exceptions)
+
+
+def _condition(cond) -> str:
+    if isinstance(cond, sp.Eq):
+        return f"{cond.lhs} = {cond.rhs}"
+    return str(cond)
+
+
+def describe(expr) -> str:
+    """A closed form as a statement prints it: a piecewise form reads "1 for H < 4, else
+    floor(H/4)"; anything else is SymPy's own text."""
+    if isinstance(expr, sp.Piecewise):
+        pieces = [f"{value} for {_condition(cond)}" for value, cond in expr.args
+                  if cond is not sp.true]
+        last_value, last_cond = expr.args[-1]
+        if last_cond is sp.true:
+            pieces.append(f"else {last_value}")
+        return ", ".join(pieces)
+    return str(expr)
 
 
 def sympy_to_z3(expr, env: dict[str, z3.ArithRef]):

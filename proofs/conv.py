@@ -6,7 +6,7 @@ import z3
 from nnbridge.spec.domains import conv_agreement
 from nnbridge.spec.shapes import conv_out
 
-from .engine import Proof, Refutation, nats, obligation
+from .engine import Proof, Refutation, nats, needed_and_enough, obligation
 from .terms import as_bool, compare_ints, torch_term
 
 
@@ -31,7 +31,8 @@ def conv_lean_equals_torch_on_domain(domain=conv_agreement):
     # a test passes a planted wrong one to see this very obligation refuted.
     xs, hyps, lean, torch, accepted = _setup()
     inside = as_bool(domain(*xs))
-    return Proof(xs, hyps, z3.And(accepted == inside, z3.Implies(inside, lean == torch)))
+    return Proof(xs, hyps, z3.And(accepted == inside, z3.Implies(inside, lean == torch)),
+                 subjects=[lean, torch, accepted])
 
 
 @obligation("conv")
@@ -50,7 +51,8 @@ def conv_phantom_cell():
     ("Kernel size can't be greater than actual input size")."""
     xs, hyps, lean, torch, accepted = _setup()
     outside = z3.Not(as_bool(conv_agreement(*xs)))
-    return Proof(xs, hyps + [outside], z3.And(lean == 1, z3.Not(accepted)))
+    return Proof(xs, hyps + [outside], z3.And(lean == 1, z3.Not(accepted)),
+                 subjects=[lean, accepted])
 
 
 @obligation("conv")
@@ -60,7 +62,9 @@ def conv_stride_zero():
     (n, k, p), nat = nats("n k p")
     lean = conv_out(n, k, 0, p)
     _, accepted = torch_term(lambda: conv_out(n, k, 0, p, semantics="torch"))
-    return Proof([n, k, p], nat, z3.And(lean == 1, z3.Not(accepted)))
+    # Lean's value is the constant 1 already (the reading decides x/0 = 0): only PyTorch's
+    # acceptance is a term to vary.
+    return Proof([n, k, p], nat, z3.And(lean == 1, z3.Not(accepted)), subjects=[accepted])
 
 
 @obligation("conv")
@@ -71,4 +75,31 @@ def conv_kernel_zero():
     lean = conv_out(n, 0, s, p)
     _, accepted = torch_term(lambda: conv_out(n, 0, s, p, semantics="torch"))
     return Proof([n, s, p], nat + [s >= 1], z3.And(lean == (n + 2 * p) / s + 1,
-                                                   z3.Not(accepted)))
+                                                   z3.Not(accepted)),
+                 subjects=[lean, accepted])
+
+
+@obligation("conv")
+def conv_dilation_is_a_wider_kernel():
+    """For all n, k, s, d >= 1 and p >= 0: PyTorch's conv_out with dilation d accepts exactly
+    where, and gives exactly what, it gives with dilation 1 and a kernel of the dilated
+    reach d*(k - 1) + 1."""
+    (n, k, s, p, d), nat = nats("n k s p d")
+    dilated, ok = torch_term(lambda: conv_out(n, k, s, p, d, semantics="torch"))
+    wide, wide_ok = torch_term(lambda: conv_out(n, d * (k - 1) + 1, s, p, semantics="torch"))
+    return Proof([n, k, s, p, d], nat + [n >= 1, k >= 1, s >= 1, d >= 1],
+                 {"accepts": ok == wide_ok, "size": dilated == wide},
+                 subjects=[dilated, ok])
+
+
+@obligation("conv")
+def conv_torch_preconditions():
+    """For all integers n, k, s, p, d (of any sign): PyTorch accepts conv_out(n, k, s, p, d)
+    exactly when k >= 1, s >= 1, d >= 1, p >= 0, n >= 1 and the padded input holds the
+    dilated window, n + 2p >= d*(k - 1) + 1."""
+    n, k, s, p, d = z3.Ints("n k s p d")
+    _, ok = torch_term(lambda: conv_out(n, k, s, p, d, semantics="torch"))
+    rules = {"kernel >= 1": k >= 1, "stride >= 1": s >= 1, "dilation >= 1": d >= 1,
+             "padding >= 0": p >= 0, "input >= 1": n >= 1,
+             "window fits": n + 2 * p >= d * (k - 1) + 1}
+    return Proof([n, k, s, p, d], [], needed_and_enough(ok, rules), subjects=[ok])

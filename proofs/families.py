@@ -1,3 +1,16 @@
 """Import every obligation family, so that the registry is complete."""
 
-from . import cnn2, conv, conv_transpose, pool, preservation, resnet, unet2  # noqa: F401
+from . import (  # noqa: F401
+    arith,
+    cnn2,
+    conv,
+    conv_transpose,
+    induction,
+    kernels,
+    pool,
+    preservation,
+    resnet,
+    torchlean_ir,
+    torchlean_versions,
+    unet2,
+)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import z3
 from nnbridge.spec.domains import pool_agreement
-from nnbridge.spec.shapes import pool_out
+from nnbridge.spec.shapes import conv_out, pool_out
 
-from .engine import Proof, Refutation, nats, obligation
+from .engine import Proof, Refutation, nats, needed_and_enough, obligation
 from .terms import as_bool, compare_ints, torch_term
 
 
@@ -31,7 +31,8 @@ def pool_lean_equals_torch_on_domain(domain=pool_agreement):
     # a test passes a planted wrong one to see this very obligation refuted.
     xs, hyps, lean, torch, accepted = _setup()
     inside = as_bool(domain(*xs))
-    return Proof(xs, hyps, z3.And(accepted == inside, z3.Implies(inside, lean == torch)))
+    return Proof(xs, hyps, z3.And(accepted == inside, z3.Implies(inside, lean == torch)),
+                 subjects=[lean, torch, accepted])
 
 
 @obligation("pool")
@@ -61,7 +62,9 @@ def pool_stride_zero():
     (n, k, p), nat = nats("n k p")
     lean = pool_out(n, k, 0, p)
     _, accepted = torch_term(lambda: pool_out(n, k, 0, p, semantics="torch"))
-    return Proof([n, k, p], nat, z3.And(lean == 1, z3.Not(accepted)))
+    # Lean's value is the constant 1 already (the reading decides x/0 = 0): only PyTorch's
+    # acceptance is a term to vary.
+    return Proof([n, k, p], nat, z3.And(lean == 1, z3.Not(accepted)), subjects=[accepted])
 
 
 @obligation("pool")
@@ -77,7 +80,7 @@ def pool_ceil_mode_adds_at_most_one():
     extra = z3.And((n + 2 * p - k) % s != 0, floor_out * s < n + p)
     return Proof(xs, hyps + [accepted], z3.And(
         ceil_ok, z3.Or(ceil_out == floor_out, ceil_out == floor_out + 1),
-        (ceil_out == floor_out + 1) == extra))
+        (ceil_out == floor_out + 1) == extra), subjects=[ceil_out, floor_out, ceil_ok])
 
 
 @obligation("pool")
@@ -97,3 +100,53 @@ def pool_ceil_mode_unpadded_drop():
 
     return Refutation([n, k, s], hyps, z3.And(ok, ceil_out == rounded), confirm,
                       expect={"n": 2, "k": 1, "s": 2})
+
+
+@obligation("pool")
+def pool_floor_mode_is_conv_size():
+    """For all n, k, s, d >= 1 and p >= 0: PyTorch's pool (floor mode, dilation d) accepts
+    exactly where conv_out with the same arguments does and 2p <= k (padding at most half
+    the kernel), and there both give the same size."""
+    (n, k, s, p, d), nat = nats("n k s p d")
+    pooled, ok = torch_term(lambda: pool_out(n, k, s, p, d, semantics="torch"))
+    conv, conv_ok = torch_term(lambda: conv_out(n, k, s, p, d, semantics="torch"))
+    # Both sizes come out as one Z3 term while the two formulas agree, so "size" is an
+    # identity of terms, which is the point (a change to either formula breaks it); only
+    # the acceptance is a subject to vary.
+    return Proof([n, k, s, p, d], nat + [n >= 1, k >= 1, s >= 1, d >= 1],
+                 {"accepts": ok == z3.And(conv_ok, 2 * p <= k), "size": pooled == conv},
+                 subjects=[ok])
+
+
+@obligation("pool")
+def pool_torch_preconditions():
+    """For all integers n, k, s, p, d (of any sign): PyTorch accepts pool_out(n, k, s, p, d)
+    (floor mode) exactly when k >= 1, s >= 1, d >= 1, p >= 0, n >= 1, 2p <= k and the output
+    is at least 1, n + 2p >= d*(k - 1) + 1."""
+    n, k, s, p, d = z3.Ints("n k s p d")
+    _, ok = torch_term(lambda: pool_out(n, k, s, p, d, semantics="torch"))
+    rules = {"kernel >= 1": k >= 1, "stride >= 1": s >= 1, "dilation >= 1": d >= 1,
+             "padding >= 0": p >= 0, "input >= 1": n >= 1, "padding <= kernel/2": 2 * p <= k,
+             "output >= 1": n + 2 * p >= d * (k - 1) + 1}
+    return Proof([n, k, s, p, d], [], needed_and_enough(ok, rules), subjects=[ok])
+
+
+@obligation("pool")
+def pool_avg3d_needs_the_kernel():
+    """For all integers n, k, s, p, d: PyTorch's avg_pool3d accepts an axis exactly when the
+    max pool accepts it and n >= k (each input axis at least the kernel, padding not
+    counted); max pooling in 3-D and average pooling in 2-D accept exactly as in 1-D."""
+    n, k, s, p, d = z3.Ints("n k s p d")
+
+    def accepted(op, rank):
+        return torch_term(lambda: pool_out(n, k, s, p, d, op=op, rank=rank,
+                                           semantics="torch"))[1]
+
+    avg3, plain = accepted("avg", 3), accepted("max", 1)
+    return Proof([n, k, s, p, d], [], {
+        "avg_pool3d needs n >= k": z3.Implies(avg3, n >= k),
+        "avg_pool3d needs the pool's rules": z3.Implies(avg3, plain),
+        "and they suffice": z3.Implies(plain, z3.Implies(n >= k, avg3)),
+        "max_pool3d is the plain rule": accepted("max", 3) == plain,
+        "avg_pool2d is the plain rule": accepted("avg", 2) == plain,
+    }, subjects=[avg3])

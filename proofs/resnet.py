@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sympy as sp
 import z3
 from nnbridge.spec.shapes import ResNetConfig, resnet_spatial, torchvision_resnet_spatial
 
-from .closed_form import derive
+from .closed_form import derive, size_symbol
 from .engine import ClosedForm, Proof, Refutation, nats, obligation
 from .terms import torch_term
 
 R18 = ResNetConfig()
+
+_N = size_symbol("n")
+#: The spec's stem + pool size for resnet18Config, as stated.
+POOL = sp.Piecewise((1, _N < 5), (sp.ceiling(_N / 4) - 1, True))
 
 
 def _pools(n):
@@ -18,13 +23,13 @@ def _pools(n):
     return spec, tv, accepted
 
 
-@obligation("resnet")
+@obligation("resnet", expect=POOL)
 def resnet_pool_closed_form():
-    """SymPy derives the spec's stem + pool size for resnet18Config: 1 for n < 5, else
-    ceiling(n/4) - 1; Z3 proves it equal to poolOut (convOut n 7 2 3) 3 2 for all n >= 1."""
+    """The spec's stem + pool size for resnet18Config is {expect}: Z3 proves it equal to
+    poolOut (convOut n 7 2 3) 3 2 for all n >= 1, and SymPy derives the same."""
     (n,), nat = nats("n")
     derived = derive(lambda m: resnet_spatial(R18, m)["pool"])
-    return ClosedForm(n, nat + [n >= 1], resnet_spatial(R18, n)["pool"], derived.closed)
+    return ClosedForm(n, nat + [n >= 1], resnet_spatial(R18, n)["pool"], derived.closed, POOL)
 
 
 @obligation("resnet")
@@ -33,8 +38,9 @@ def resnet_stages_keep_pool_size():
     so the global average pool sees poolOut(convOut n 7 2 3) 3 2."""
     (n,), nat = nats("n")
     chain = resnet_spatial(R18, n)
-    return Proof([n], nat + [n >= 1], z3.And(*[chain[f"stage{i}"] == chain["pool"]
-                                              for i in range(1, 5)]))
+    stages = [chain[f"stage{i}"] for i in range(1, 5)]
+    return Proof([n], nat + [n >= 1], z3.And(*[stage == chain["pool"] for stage in stages]),
+                 subjects=stages)
 
 
 @obligation("resnet")
@@ -44,7 +50,8 @@ def resnet_torchvision_divergence_at_224():
     (n,), nat = nats("n")
     spec, tv, accepted = _pools(n)
     stem = resnet_spatial(R18, n)["stem"]
-    return Proof([n], nat + [n == 224], z3.And(stem == 112, spec == 55, accepted, tv == 56))
+    return Proof([n], nat + [n == 224], z3.And(stem == 112, spec == 55, accepted, tv == 56),
+                 subjects=[stem, spec, tv, accepted])
 
 
 @obligation("resnet")
@@ -54,7 +61,8 @@ def resnet_torchvision_divergence_set():
     (n,), nat = nats("n")
     spec, tv, accepted = _pools(n)
     return Proof([n], nat + [n >= 1], z3.And(accepted, z3.Or(tv == spec, tv == spec + 1),
-                                             (tv != spec) == (n >= 5)))
+                                             (tv != spec) == (n >= 5)),
+                 subjects=[spec, tv, accepted])
 
 
 @obligation("resnet")

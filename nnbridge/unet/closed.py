@@ -75,7 +75,9 @@ def closed_forms(desc, axis: int, lower: int = 1) -> list[ClosedChain]:
         n = z3.Int("n")
 
         def build(chain=chain, derived=derived, n=n):
-            return ClosedForm(n, [n >= lower], chain(n), derived.closed)
+            # the statement is the derived form itself: what `unet rule` prints
+            return ClosedForm(n, [n >= lower], chain(n), derived.closed,
+                              expect=derived.closed)
 
         verdict = check(Obligation(f"closed_{stage}", "unet", "closed form", build))
         found.append(ClosedChain(stage, str(derived.closed), lower, verdict.status))

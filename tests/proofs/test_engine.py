@@ -77,14 +77,17 @@ def test_refutation_not_confirmed_by_int_reading_fails():
 
 
 def test_wrong_closed_form_is_refuted():
-    """floor(H/4) misses Lean's phantom cells below 4."""
+    """A stated floor(H/4) misses Lean's phantom cells below 4."""
     def build():
         (h,), nat = nats("H")
         chain = pool_out(pool_out(h, 2, 2), 2, 2)
-        return ClosedForm(h, nat + [h >= 1], chain, sp.floor(sp.Symbol("H") / 4))
+        derived = derive(lambda m: pool_out(pool_out(m, 2, 2), 2, 2), name="H").closed
+        return ClosedForm(h, nat + [h >= 1], chain, derived,
+                          expect=sp.floor(sp.Symbol("H") / 4))
 
     verdict = check(_ob(build))
     assert verdict.status == "refuted" and verdict.counterexample["H"] < 4
+    assert "floor(H/4)" in verdict.detail
 
 
 def test_derive_then_translate_round_trip():
