@@ -131,6 +131,17 @@ class Rule(enum.StrEnum):
     PADDING_WRAP = ("padding_wrap", "{op}: padding_mode={mode!r} needs the padding {bound} the "
                     "input size on every axis, got padding {padding} for input size {size}",
                     "use less padding, a larger input or padding_mode='zeros'")
+    # -- PyTorch's resizing, padding and joining options --------------------------------------
+    MODE = ("mode", "{op}: {name} must be one of {allowed}, got {value!r}", None)
+    ONE_OF = ("one_of", "{op}: give exactly one of {names}, got {got}", None)
+    OPTION_MODE = ("option_mode", "{op}: {name} applies only to the modes {modes}, got "
+                   "mode={mode!r}", None)
+    AXIS = ("axis", "{op}: dim={value!r} is not an axis of an array with {ndim} axes",
+            "give dim in -ndim..ndim-1")
+    # -- PyTorch's pooling options ---------------------------------------------------------
+    FLAG = ("flag", "{op}: {name} must be a bool, got {value}", None)
+    DIVISOR_NONZERO = ("divisor_nonzero", "{op}: divisor_override must not be 0, got {value}",
+                       "give None to divide by the window's own count")
 
 
 class NNBridgeError(ValueError):
