@@ -18,11 +18,22 @@ from .errors import UsageError as UsageError
 _ERRORS = ["NNBridgeError", "Rule", "ShapeError", "UsageError"]
 
 
+#: Functions that are no op record: ``cat`` (a list of any length, which a record's named
+#: operands cannot say) and the running statistics' update of batch norm (not differentiated).
+_EXTRAS = {"cat": "resize", "cat_vjp": "resize", "cat_jvp": "resize",
+           "batch_norm_running_stats": "norm"}
+
+
 def _functions() -> dict:
     """Every op's forward, VJP and JVP by name, from the records (NumPy loads here)."""
+    import importlib
+
     from .ops import ops
 
-    return {fn.__name__: fn for op in ops() for fn in (op.forward, op.vjp, op.jvp)}
+    functions = {fn.__name__: fn for op in ops() for fn in (op.forward, op.vjp, op.jvp)}
+    for name, family in _EXTRAS.items():
+        functions[name] = getattr(importlib.import_module(f"{__package__}.{family}"), name)
+    return functions
 
 
 def __getattr__(name: str):
@@ -30,7 +41,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'nnbridge.spec' has no attribute {name!r}")
     functions = _functions()
     if name == "__all__":
-        return _ERRORS + sorted(functions)
+        return _ERRORS + sorted(set(functions) - set(_EXTRAS))
     if name in functions:
         globals().update(functions)
         return functions[name]

@@ -136,7 +136,7 @@ def declare(op: Op) -> Op:
 
 #: The family modules that declare records (imported by name: ``from . import conv`` would
 #: consult the package's lazy exports).
-FAMILIES = ("basic", "convolution", "pool")
+FAMILIES = ("basic", "convolution", "pool", "norm", "resize")
 
 
 def _load() -> None:

@@ -48,7 +48,7 @@ def _outcome(call):
 
 def _torch_value(op, values, static):
     try:
-        tensors = {n: torch.as_tensor(v) for n, v in values.items()}
+        tensors = {n: None if v is None else torch.as_tensor(v) for n, v in values.items()}
         return op.torch(**tensors, **static).numpy()
     except Exception:  # noqa: BLE001 - PyTorch refuses: nnbridge must refuse too
         return None
