@@ -31,6 +31,18 @@ def _word(verdict) -> str:
     return verdict.status
 
 
+def _all(family: str | None) -> list:
+    """The engine's registered obligations and the UNet presets' stated rules (family
+    ``unet_rules``, proved by the same engine)."""
+    from nnbridge.proofs.engine import obligations
+    from nnbridge.unet.stated import stated_obligations
+
+    found = obligations(family)
+    if family in (None, "unet_rules"):
+        found += stated_obligations()
+    return found
+
+
 def run_prove(json_path: str | None = None, family: str | None = None, *,
               quiet: bool = False, smtlib: str | None = None) -> bool:
     """Check every obligation (of one family if given); print the table; True if all pass.
@@ -40,7 +52,7 @@ def run_prove(json_path: str | None = None, family: str | None = None, *,
     ``json_path`` or folder that cannot be written, or cvc5 missing, is a
     :class:`UsageError` raised before any proof runs.
     """
-    from nnbridge.proofs.engine import check, obligations
+    from nnbridge.proofs.engine import check
 
     check_output(json_path)
     if smtlib is not None:
@@ -50,9 +62,9 @@ def run_prove(json_path: str | None = None, family: str | None = None, *,
         if not cvc5_available():
             raise UsageError(Rule.CLI_USAGE, detail="--smtlib re-checks every query with "
                              "cvc5, which is not installed", fix="pip install cvc5")
-    found = obligations(family)
+    found = _all(family)
     if not found:
-        known = sorted({ob.family for ob in obligations()})
+        known = sorted({ob.family for ob in _all(None)})
         raise UsageError(Rule.UNKNOWN_NAME, kind="obligation family", name=family,
                          known=", ".join(known))
     start = time.perf_counter()
