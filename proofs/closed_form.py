@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 import z3
 
-__all__ = ["Derivation", "derive", "describe", "size_symbol", "sympy_to_z3"]
+__all__ = ["Derivation", "derive", "describe", "fit", "size_symbol", "sympy_to_z3"]
 
 
 @dataclass
@@ -81,6 +81,40 @@ def derive(chain: Callable, name: str = "n", lower: int = 1, max_shift: int = 8)
             break
     else:
         raise ValueError(f"no closed form found for {expr} (period {period})")
+    return _recognise(n, chain, branches, period, shift, lower)
+
+
+def fit(chain: Callable, period: int, name: str = "n", lower: int = 1,
+        max_shift: int = 8) -> Derivation:
+    """The closed form of ``chain(n)`` for ``n >= lower`` from its ``int`` values alone: on
+    each residue ``r`` mod ``period``, from the first shift where four consecutive values
+    ``chain(P*(q + shift) + r)`` are linear in ``q``, the same shapes as :func:`derive`.
+
+    For chains SymPy cannot expand in useful time (crops with clamped bounds); ``chain``
+    takes ints only. Nothing is trusted: the form is proposed, and Z3 proves it
+    (:class:`~nnbridge.proofs.engine.ClosedForm`). Raises ``ValueError`` when no shift
+    within ``max_shift`` periods (past ``lower``) is linear on every residue.
+    """
+    n = size_symbol(name)
+    start = -(-lower // period)  # the first shift with P*shift >= lower
+    for shift in range(start, start + max_shift + 1):
+        branches = []
+        for r in range(period):
+            values = [chain(period * (q + shift) + r) for q in range(4)]
+            if any(v is None for v in values):
+                break
+            steps = {values[q + 1] - values[q] for q in range(3)}
+            if len(steps) != 1:
+                break
+            branches.append((sp.Integer(steps.pop()), sp.Integer(values[0])))
+        if len(branches) == period:
+            return _recognise(n, chain, branches, period, shift, lower)
+    raise ValueError(f"no closed form found within {max_shift} periods of {period}")
+
+
+def _recognise(n, chain, branches, period: int, shift: int, lower: int) -> Derivation:
+    """The common shape of per-residue linear branches ``a_r*q + b_r`` at
+    ``n = P*(q + shift) + r``, and the sizes in ``[lower, P*shift)`` that differ."""
     threshold = max(lower, period * shift)
 
     # value at n = P*(q + shift) + r is a_r*q + b_r, and floor(n/P) = q + shift
@@ -98,6 +132,12 @@ def derive(chain: Callable, name: str = "n", lower: int = 1, max_shift: int = 8)
         elif general is None and period > 1 and len(set(consts[1:])) == 1 \
                 and consts[1] == consts[0] + a:
             general = a * sp.ceiling(n / period) + consts[0]
+        elif general is None and period > 1 and a != 0:
+            # one step of a at residue t: a*floor((n + P - t)/P) + c_0
+            steps = [t for t in range(1, period) if consts[t] != consts[t - 1]]
+            if len(steps) == 1 and consts[steps[0]] == consts[0] + a and \
+                    len(set(consts[:steps[0]])) == 1 and len(set(consts[steps[0]:])) == 1:
+                general = a * sp.floor((n + period - steps[0]) / period) + consts[0]
     if general is None:
         general = sp.Piecewise(
             *[(a * sp.floor(n / period) + c, sp.Eq(sp.Mod(n, period), r))

@@ -53,21 +53,22 @@ def closed_forms(desc, axis: int, lower: int = 1) -> list[ClosedChain]:
     """Closed forms of the target stages on one axis for ``n >= lower``, each proved by Z3."""
     import z3
 
-    from nnbridge.proofs.closed_form import derive
+    from nnbridge.proofs.closed_form import derive, fit
     from nnbridge.proofs.engine import ClosedForm, Obligation, check
 
     found = []
     graph = as_graph(desc)
-    if graph is not None and any(node.op == "slice" for node in graph.nodes):
-        # a crop whose bounds are computed from sizes at run time: clamped indices, which
-        # SymPy expands into nested piecewise forms it cannot simplify in useful time
-        return [ClosedChain(stage, "not derived: the chain passes a slice computed from "
-                            "sizes at run time", lower, "skipped")
-                for stage in chain_targets(desc)]
+    # a crop whose bounds are computed from sizes at run time has clamped indices, which
+    # SymPy expands into nested piecewise forms it cannot simplify in useful time: the form
+    # is fitted to the int values on each residue class instead (Z3 proves it all the same)
+    sliced = graph is not None and any(node.op == "slice" for node in graph.nodes)
     for stage in chain_targets(desc):
         chain = _stage(desc, axis, stage)
         try:
-            derived = derive(chain, lower=lower)
+            if sliced:
+                derived = fit(chain, max(1, graph.period_hint(axis)), lower=lower)
+            else:
+                derived = derive(chain, lower=lower)
         except (ValueError, TypeError, ArithmeticError) as exc:  # SymPy's PrecisionExhausted
             found.append(ClosedChain(stage, f"no closed form recognised ({exc})", lower,
                                      "error"))

@@ -219,6 +219,18 @@ def test_the_graph_agrees_with_running(models, name, mode):
     assert not messages, "\n".join(messages)
 
 
+def test_closed_forms_through_run_time_crops_are_fitted_and_proved(models):
+    """The valid UNet's chain passes crops computed from sizes: its closed forms are fitted
+    to the int values and proved by Z3 for every n >= 188 (572 gives 388)."""
+    from nnbridge.unet.closed import closed_forms
+
+    graph = models("valid_unet").graphs["eval"]
+    forms = {c.stage: c for c in closed_forms(graph, 0, 188)}
+    assert {c.status for c in forms.values()} == {"proved"}, forms
+    assert forms["head"].closed == "16*floor(n/16 + 1/4) - 188"
+    assert check(graph, (572, 572)).axes[0].trace.output == 388
+
+
 def test_the_valid_unet_runs_from_188_and_the_graph_says_so(models):
     """The 'any' model's sweep reaches sizes that run: the comparison is not all-invalid."""
     model = models("valid_unet")

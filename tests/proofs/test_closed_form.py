@@ -112,3 +112,25 @@ def test_every_shape_closed_form_is_stated_in_its_statement(name):
     assert ob.expect is not None and describe(ob.expect) in ob.statement
     verdict = check(ob)
     assert verdict.passed and "SymPy derives the same form" in verdict.detail
+
+
+def test_fit_from_ints_gives_derives_form():
+    """``fit`` reads the same form from int values alone as ``derive`` from the SymPy chain."""
+    from nnbridge.proofs.closed_form import derive, fit
+    from nnbridge.spec.shapes import conv_out, pool_out
+
+    def chain(m):
+        return pool_out(conv_out(m, 3, 1, 0), 2, 2)
+
+    derived = derive(chain, lower=4)
+    fitted = fit(lambda m: int(chain(m)), derived.period, lower=4)
+    assert fitted.closed == derived.closed
+    for m in range(4, 60):
+        assert int(fitted.closed.subs(fitted.closed.free_symbols.pop(), m)) == chain(m)
+
+
+def test_fit_refuses_a_chain_that_is_not_eventually_linear():
+    from nnbridge.proofs.closed_form import fit
+
+    with pytest.raises(ValueError, match="no closed form"):
+        fit(lambda m: m * m, 2)
