@@ -365,6 +365,9 @@ _KEEP = {"nnbridge", "nnbridge.spec", "nnbridge.spec.errors", "nnbridge.proofs",
          "nnbridge.proofs.smtlib", "nnbridge.proofs.mutation", "nnbridge.proofs.testing"}
 
 
+_MISSING = object()
+
+
 def _reloaded(name: str) -> bool:
     return name.startswith("nnbridge.") and name not in _KEEP
 
@@ -396,6 +399,13 @@ def load_mutant(mutant: Mutant | None) -> Iterator[None]:
     """
     engine.obligations()  # the original world complete, so that all of it is put back
     saved = {name: module for name, module in sys.modules.items() if _reloaded(name)}
+    # each parent's attribute as it is (a package may bind a function over its submodule's
+    # name: nnbridge.adjoint.registry), put back exactly afterwards
+    attributes = {}
+    for name in saved:
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            attributes[(parent, child)] = vars(sys.modules[parent]).get(child, _MISSING)
     registry = dict(engine.REGISTRY)
     for name in saved:
         _forget(name)
@@ -415,10 +425,11 @@ def load_mutant(mutant: Mutant | None) -> Iterator[None]:
         for name in [n for n in sys.modules if _reloaded(n)]:
             _forget(name)
         sys.modules.update(saved)
-        for name, module in saved.items():
-            parent, _, child = name.rpartition(".")
-            if parent in sys.modules:
-                setattr(sys.modules[parent], child, module)
+        for (parent, child), value in attributes.items():
+            if value is _MISSING:
+                vars(sys.modules[parent]).pop(child, None)
+            else:
+                setattr(sys.modules[parent], child, value)
         engine.REGISTRY.clear()
         engine.REGISTRY.update(registry)
 

@@ -14,7 +14,8 @@ from nnbridge.adjoint.registry import _REGISTRY
 
 pytest_plugins = ["pytester"]
 
-# pytester's in-process runs drop the modules a run imported when it ends; NumPy and PyTorch
+# pytester runs each inner session in a subprocess (an in-process run drops the modules it
+# imported when it ends, which other tests would then import twice); NumPy and PyTorch
 # cannot be imported twice in one process, so they (and the checks) are imported up front.
 for _name in ("torch", "nnbridge.adjoint.torch_check", "nnbridge.adjoint.numpy_check",
               "nnbridge.adjoint.user_entries", "nnbridge.adjoint.runner"):
@@ -94,7 +95,7 @@ def project(pytester):
 
 def test_the_fixture_passes_and_fails_with_the_figures(project):
     project.makepyfile(test_mine=TESTS)
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
         "*Wrong: FAIL (9 directions*",
@@ -108,17 +109,17 @@ def test_the_fixture_passes_and_fails_with_the_figures(project):
 def test_adjoint_entries_become_test_items(project):
     project.makepyfile(my_entries=ENTRIES)
     junit = project.path / "report.xml"
-    result = project.runpytest("-p", "no:cacheprovider", "--adjoint-entries", "my_entries.py",
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries.py",
                                "--adjoint-trials", "1", f"--junitxml={junit}", "-v")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*my_entries.py::plugin.good PASSED*",
                                  "*my_entries.py::plugin.wrong FAILED*",
                                  "*plugin.wrong: FAIL*"])
     assert 'name="plugin.wrong"' in junit.read_text()
-    only = project.runpytest("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
+    only = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
                              "-k", "good")
     only.assert_outcomes(passed=1, deselected=1)
-    marked = project.runpytest("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
+    marked = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
                                "-m", "not adjoint")
     marked.assert_outcomes(deselected=2)
 
@@ -130,7 +131,7 @@ def test_adjoint_entries_become_test_items(project):
     (["--adjoint-seed", "x"], "--adjoint-seed: expected an integer"),
 ])
 def test_bad_options_are_usage_errors(pytester, argv, words):
-    result = pytester.runpytest("-p", "no:cacheprovider", *argv)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *argv)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str(), result.stderr.str()
 
