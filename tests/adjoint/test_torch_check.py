@@ -44,7 +44,9 @@ MUST_FAIL = {
     "missing_epsilon": {"adjoint[float64]"},
     "swapped_gradients": {"adjoint[exact]", "adjoint[float32]", "adjoint[float64]"},
     "float16_accumulation": {"adjoint[float64]"},
-    "ignores_strides": {"backward[contract]", "adjoint[exact]", "adjoint[float64]"},
+    # the contract check lays grad_output out non-contiguously on purpose; whether the
+    # identity trials also hand the backward a strided grad_output is autograd's choice
+    "ignores_strides": {"backward[contract]"},
 }
 EXACT = {"matmul", "bias_add", "conv_unfold", "gather_rows"}
 
