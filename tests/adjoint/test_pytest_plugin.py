@@ -109,8 +109,9 @@ def test_the_fixture_passes_and_fails_with_the_figures(project):
 def test_adjoint_entries_become_test_items(project):
     project.makepyfile(my_entries=ENTRIES)
     junit = project.path / "report.xml"
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries.py",
-                               "--adjoint-trials", "1", f"--junitxml={junit}", "-v")
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--adjoint-entries", "my_entries.py", "--adjoint-trials", "1",
+        f"--junitxml={junit}", "-v")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*my_entries.py::plugin.good PASSED*",
                                  "*my_entries.py::plugin.wrong FAILED*",
@@ -119,8 +120,8 @@ def test_adjoint_entries_become_test_items(project):
     only = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
                              "-k", "good")
     only.assert_outcomes(passed=1, deselected=1)
-    marked = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries", "my_entries",
-                               "-m", "not adjoint")
+    marked = project.runpytest_subprocess("-p", "no:cacheprovider", "--adjoint-entries",
+                                          "my_entries", "-m", "not adjoint")
     marked.assert_outcomes(deselected=2)
 
 
